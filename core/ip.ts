@@ -1,0 +1,109 @@
+/**
+ * Address parsing. An address is valid because a parser accepted it, never because a regex matched
+ * (cdk8s-plus's regex check lets `999.0.0.0/8` through). The rules follow Kubernetes' CEL `isIP`/`isCIDR`
+ * (Go's net/netip): dotted-quad IPv4 without leading zeros, IPv6 without zone, no IPv4-mapped IPv6.
+ */
+import ipaddr from 'ipaddr.js';
+
+/** 4 for IPv4, 6 for IPv6. */
+export type IpFamily = 4 | 6;
+
+/** A parsed address in canonical text form. */
+export interface IpAddress {
+  readonly family: IpFamily;
+  /** Canonical text: dotted quad, or RFC 5952 for IPv6. */
+  readonly text: string;
+  readonly bytes: readonly number[];
+}
+
+/** A parsed prefix, normalised: host bits cleared. */
+export interface Cidr {
+  readonly family: IpFamily;
+  readonly address: IpAddress;
+  readonly prefixLength: number;
+  /** Canonical text, e.g. `0.0.0.0/5` for the input `1.2.3.4/5`. */
+  readonly text: string;
+  /** True when the input had host bits set and was normalised. */
+  readonly hadHostBits: boolean;
+}
+
+/** Why a text is not an address, or the parsed address. */
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/;
+
+/** Parses an IPv4 or IPv6 address strictly. */
+export function parseIp(text: string): Parsed<IpAddress> {
+  if (typeof text !== 'string' || text.length === 0) return { ok: false, reason: 'is not an IPv4 or IPv6 address' };
+  if (text.includes('%')) return { ok: false, reason: 'is not an IPv4 or IPv6 address (zones are not allowed)' };
+  if (text.includes('.') && !text.includes(':')) {
+    const m = DOTTED_QUAD.exec(text);
+    if (!m || m.slice(1).some((o) => Number(o) > 255)) return { ok: false, reason: 'is not an IPv4 or IPv6 address' };
+    const bytes = m.slice(1).map(Number);
+    return { ok: true, value: { family: 4, text: bytes.join('.'), bytes } };
+  }
+  if (!text.includes(':') || !ipaddr.IPv6.isValid(text)) return { ok: false, reason: 'is not an IPv4 or IPv6 address' };
+  const v6 = ipaddr.IPv6.parse(text);
+  if (v6.isIPv4MappedAddress()) {
+    return { ok: false, reason: 'is an IPv4-mapped IPv6 address; write the IPv4 address instead' };
+  }
+  return { ok: true, value: { family: 6, text: v6.toRFC5952String(), bytes: v6.toByteArray() } };
+}
+
+function bytesToText(family: IpFamily, bytes: readonly number[]): string {
+  return family === 4 ? bytes.join('.') : new ipaddr.IPv6([...bytes]).toRFC5952String();
+}
+
+/** Parses a CIDR such as `10.0.0.0/8` or `2001:db8::/32`; host bits are accepted and cleared. */
+export function parseCidr(text: string): Parsed<Cidr> {
+  if (typeof text !== 'string') return { ok: false, reason: 'is not a CIDR' };
+  const slash = text.indexOf('/');
+  if (slash < 0) return { ok: false, reason: 'is not a CIDR: it needs a prefix length, e.g. "10.0.0.0/8"' };
+  const ip = parseIp(text.slice(0, slash));
+  if (!ip.ok) return { ok: false, reason: 'is not a CIDR: the address part ' + ip.reason };
+  const lenText = text.slice(slash + 1);
+  const max = ip.value.family === 4 ? 32 : 128;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText) || Number(lenText) > max) {
+    return { ok: false, reason: `is not a CIDR: the prefix length must be 0 to ${max}` };
+  }
+  const prefixLength = Number(lenText);
+  const bytes = ip.value.bytes.map((b, i) => {
+    const bitsHere = Math.max(0, Math.min(8, prefixLength - i * 8));
+    return b & ((0xff << (8 - bitsHere)) & 0xff);
+  });
+  const hadHostBits = bytes.some((b, i) => b !== ip.value.bytes[i]);
+  const address: IpAddress = { family: ip.value.family, bytes, text: bytesToText(ip.value.family, bytes) };
+  return { ok: true, value: { family: ip.value.family, address, prefixLength, hadHostBits, text: `${address.text}/${prefixLength}` } };
+}
+
+/** True when the prefix is a default route (`0.0.0.0/0` or `::/0`). */
+export function isDefaultRoute(c: Cidr): boolean {
+  return c.prefixLength === 0;
+}
+
+/** True when `c` contains the address `ip` (same family). */
+export function cidrContains(c: Cidr, ip: IpAddress): boolean {
+  if (c.family !== ip.family) return false;
+  for (let bit = 0; bit < c.prefixLength; bit++) {
+    const byte = bit >> 3;
+    const mask = 0x80 >> (bit & 7);
+    if ((c.address.bytes[byte] & mask) !== (ip.bytes[byte] & mask)) return false;
+  }
+  return true;
+}
+
+/** True when two prefixes share any address. */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  return a.prefixLength <= b.prefixLength ? cidrContains(a, b.address) : cidrContains(b, a.address);
+}
+
+/** True for `0.0.0.0` and `::`. */
+export function isUnspecified(ip: IpAddress): boolean {
+  return ip.bytes.every((b) => b === 0);
+}
+
+/** True for 127.0.0.0/8 and ::1. */
+export function isLoopback(ip: IpAddress): boolean {
+  return ip.family === 4 ? ip.bytes[0] === 127 : ip.bytes.slice(0, 15).every((b) => b === 0) && ip.bytes[15] === 1;
+}

@@ -1,0 +1,12 @@
+/** Jest runs the TypeScript sources as ES modules (client-node 1.x is ESM only). */
+export default {
+  preset: 'ts-jest/presets/default-esm',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true }] },
+  testTimeout: 120000,
+  // Network-namespace and API-server tests share the kernel and ports: run files one after another.
+  maxWorkers: 1,
+};
