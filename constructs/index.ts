@@ -1,0 +1,6 @@
+/** kroute's cdk8s constructs: Route, RoutingAgent, StaticEgress, NodeSelector. */
+export * from './node-selector.js';
+export * from './route.js';
+export * from './routing-agent.js';
+export * from './static-egress.js';
+export { ValidationError, type FieldError } from '../core/index.js';
