@@ -67,12 +67,10 @@ export class DoksCluster extends pulumi.ComponentResource {
   readonly vpcUuid: pulumi.Output<string>;
   /** The cluster's region. */
   readonly region: pulumi.Output<string>;
-  /** The kubeconfig of the cluster (secret). */
+  /** The kubeconfig of the cluster (secret): make a `kubernetes.Provider` of it for Routes and StaticEgress. */
   readonly kubeconfig: pulumi.Output<string>;
   /** True when DigitalOcean's managed routing agent runs the Routes. */
   readonly managedRoutingAgent: pulumi.Output<boolean>;
-  /** A Kubernetes provider for the cluster: pass it to Route and StaticEgress. */
-  readonly kubernetesProvider: k8s.Provider;
 
   constructor(name: string, args: DoksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:DoksCluster', name, {}, opts);
@@ -99,9 +97,10 @@ export class DoksCluster extends pulumi.ComponentResource {
       ...(args.tags ? { tags: args.tags } : {}),
     }, { parent: this });
     this.kubeconfig = pulumi.secret(cluster.kubeConfigs.apply((c) => c[0]?.rawConfig ?? ''));
-    this.kubernetesProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
     if (managed || bundled) {
-      new RoutingAgent(`${name}-agent`, { ...(args.agent ?? {}), managed }, { parent: this, providers: { kubernetes: this.kubernetesProvider } });
+      // Not an output: Pulumi's component analyzer cannot reference a provider resource in the schema.
+      const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+      new RoutingAgent(`${name}-agent`, { ...(args.agent ?? {}), managed }, { parent: this, providers: { kubernetes: provider } });
     }
     this.clusterId = cluster.id;
     this.vpcUuid = cluster.vpcUuid;
@@ -113,7 +112,6 @@ export class DoksCluster extends pulumi.ComponentResource {
       region: this.region,
       kubeconfig: this.kubeconfig,
       managedRoutingAgent: this.managedRoutingAgent,
-      kubernetesProvider: this.kubernetesProvider,
     });
   }
 }
