@@ -27,7 +27,7 @@ export interface BaseImage {
 }
 
 /** Bumped whenever the recipe below changes in a way the package list does not show. */
-const RECIPE_VERSION = '3';
+const RECIPE_VERSION = '4';
 const SUITE = 'bookworm';
 const LABEL = 'io.kroute.base.inputs';
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -60,8 +60,9 @@ const KEEP_EXECUTABLES = new Set(['bin/ip', 'sbin/ip', 'bin/ping', 'bin/ping4', 
 const BIN_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin'];
 /** Never read at run time: documentation (the copyright files stay: they are the licences), locales, iconv modules. */
 const PRUNE = ['usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/locale', 'usr/share/bug',
-  'usr/share/common-licenses', 'usr/lib/x86_64-linux-gnu/gconv', 'usr/include', 'var/lib/apt/lists', 'var/cache/apt',
-  'var/cache/debconf', 'var/log', 'usr/share/zoneinfo'];
+  'usr/share/common-licenses', 'usr/lib/x86_64-linux-gnu/gconv', 'usr/include', 'usr/share/zoneinfo'];
+/** Emptied but kept (apt expects them): the package lists and caches debootstrap leaves. */
+const EMPTY = ['var/lib/apt/lists', 'var/cache/apt'];
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -77,6 +78,11 @@ async function resolvePackages(packages: readonly string[]): Promise<string[]> {
 
 async function pruneDocs(root: string): Promise<void> {
   for (const p of PRUNE) await rm(join(root, p), { recursive: true, force: true });
+  for (const p of EMPTY) {
+    for (const f of await listDir(join(root, p))) {
+      if (f !== 'partial' && f !== 'archives') await rm(join(root, p, f), { recursive: true, force: true });
+    }
+  }
   const docs = join(root, 'usr/share/doc');
   for (const pkg of await listDir(docs)) {
     for (const f of await listDir(join(docs, pkg))) {
@@ -132,8 +138,8 @@ export async function ensureBase(podman: Podman, variant: BaseVariant, log: (lin
   const tools = variant === 'debs' ? 'base' : 'apt';
   const inputs =
     variant === 'debs'
-      ? { RECIPE_VERSION, variant, packages: await resolvePackages(BASE_PACKAGES), keep: [...KEEP_EXECUTABLES], PRUNE }
-      : { RECIPE_VERSION, variant, SUITE, mirror: debianMirror(), PRUNE };
+      ? { RECIPE_VERSION, variant, packages: await resolvePackages(BASE_PACKAGES), keep: [...KEEP_EXECUTABLES], PRUNE, EMPTY }
+      : { RECIPE_VERSION, variant, SUITE, mirror: debianMirror(), PRUNE, EMPTY };
   const inputsHash = sha256(JSON.stringify(inputs)).slice(0, 32);
   const seconds = () => (Date.now() - started) / 1000;
   if ((await podman.imageLabel(image, LABEL)) === inputsHash) {
@@ -168,6 +174,9 @@ export async function ensureBase(podman: Podman, variant: BaseVariant, log: (lin
     }
   }
   log(`base: importing ${tarball} as ${image}`);
+  const previous = (await podman.run(['image', 'inspect', '--format', '{{.Id}}', image])).stdout.trim();
   await podman.must(['import', '--change', `ENV ${PATH_ENV}`, '--change', `LABEL ${LABEL}=${inputsHash}`, tarball, image]);
+  // The base this tag named before is dangling now; podman refuses while an image still uses it, which is fine.
+  if (previous !== '') await podman.run(['rmi', previous]);
   return { variant, image, inputsHash, tools, rebuilt: true, seconds: seconds() };
 }
