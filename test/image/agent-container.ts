@@ -48,7 +48,10 @@ export class AgentContainer {
   /** SIGTERM (podman stop), then SIGKILL after `graceSeconds`; resolves with the exit code. */
   async stop(graceSeconds = 10): Promise<number | null> {
     if (this.exitCode === undefined) await this.podman.run(['stop', '--time', String(graceSeconds), this.name]);
-    const code = await Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(r, 20_000, 'timeout'))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(r, 20_000, 'timeout')));
+    const code = await Promise.race([this.exited, timeout]);
+    clearTimeout(timer);
     if (code === 'timeout') {
       await this.podman.run(['rm', '--force', this.name]);
       this.child.kill('SIGKILL');

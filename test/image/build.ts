@@ -43,7 +43,8 @@ export interface BuiltImage {
   readonly inputsHash: string;
   /** False when an image with the same inputs already existed. */
   readonly rebuilt: boolean;
-  readonly base: BaseImage;
+  /** Absent with `contextOnly`. */
+  readonly base?: BaseImage;
   readonly seconds: number;
   /** Uncompressed size as podman reports it. */
   readonly sizeBytes: number;
@@ -105,14 +106,20 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
   const repo = opts.repo ?? repoRoot();
-  const podman = await Podman.create(opts.base === 'debootstrap' ? [{ cmd: 'debootstrap', pkg: 'debootstrap' }] : []);
   const tag = opts.tag ?? imageReference();
+  // Missing podman or runc fails here, before any work; staging a context for docker build needs neither.
+  const podman = opts.contextOnly
+    ? undefined
+    : await Podman.create(opts.base === 'debootstrap' ? [{ cmd: 'debootstrap', pkg: 'debootstrap' }] : []);
   if (opts.compile ?? true) await compileAgent(repo);
   const main = join(repo, 'lib/agent/main.js');
   if (!(await exists(main))) throw new Error(`${main} is missing: the agent's entry point (agent/main.ts) is not built`);
   const nodeTarball = await ensureNodeTarball(opts.nodeVersion ?? NODE_VERSION);
   const contextDir = join(repo, 'dist/image/context');
   const context = await stageContext(repo, contextDir, nodeTarball);
+  if (podman === undefined) {
+    return { image: tag, inputsHash: context.hash.slice(0, 32), rebuilt: false, contextDir, nodeModulesBytes: context.nodeModulesBytes, seconds: (Date.now() - started) / 1000, sizeBytes: 0 };
+  }
   const containerfile = join(repo, 'agent/Containerfile');
   const version = (JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   const base = await ensureBase(podman, opts.base ?? 'debs', log);
@@ -122,7 +129,6 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
     .digest('hex')
     .slice(0, 32);
   const measured = { base, contextDir, nodeModulesBytes: context.nodeModulesBytes, inputsHash, image: tag };
-  if (opts.contextOnly) return { ...measured, rebuilt: false, seconds: (Date.now() - started) / 1000, sizeBytes: 0 };
 
   const previous = await podman.run(['image', 'inspect', '--format', '{{.Id}}', tag]);
   const rebuilt = (await podman.imageLabel(tag, INPUTS_LABEL)) !== inputsHash;
