@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const lines = [
     `image: ${built.image} (${built.rebuilt ? 'built' : 'unchanged, reused'}; inputs ${built.inputsHash.slice(0, 12)})`,
     ...(built.base ? [`base: ${built.base.image} (${built.base.variant}, ${built.base.rebuilt ? 'built' : 'cached'}, ${built.base.seconds.toFixed(1)} s)`] : []),
-    `time: ${built.seconds.toFixed(1)} s`,
+    `time: ${built.seconds.toFixed(1)} s (${Object.entries(built.phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
     `image size: ${mb(built.sizeBytes)} (node_modules ${mb(built.nodeModulesBytes)})`,
     ...(built.ociArchive ? [`compressed (OCI archive, gzip layers): ${mb(built.ociArchive.bytes)}  ${built.ociArchive.path}`] : []),
     ...(built.dockerArchive ? [`docker archive: ${mb(built.dockerArchive.bytes)}  ${built.dockerArchive.path}`] : []),

@@ -46,6 +46,8 @@ export interface BuiltImage {
   /** Absent with `contextOnly`. */
   readonly base?: BaseImage;
   readonly seconds: number;
+  /** Seconds per step: compile, node, context, base, build, save. */
+  readonly phases: Readonly<Record<string, number>>;
   /** Uncompressed size as podman reports it. */
   readonly sizeBytes: number;
   readonly nodeModulesBytes: number;
@@ -104,6 +106,13 @@ async function compileAgent(repo: string): Promise<void> {
 /** Builds the image when its inputs changed (or reuses it), then saves the archives. */
 export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltImage> {
   const started = Date.now();
+  const phases: Record<string, number> = {};
+  let mark = started;
+  const lap = (phase: string) => {
+    const now = Date.now();
+    phases[phase] = (now - mark) / 1000;
+    mark = now;
+  };
   const log = opts.log ?? (() => undefined);
   const repo = opts.repo ?? repoRoot();
   const tag = opts.tag ?? imageReference();
@@ -112,17 +121,21 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
     ? undefined
     : await Podman.create(opts.base === 'debootstrap' ? [{ cmd: 'debootstrap', pkg: 'debootstrap' }] : []);
   if (opts.compile ?? true) await compileAgent(repo);
+  lap('compile');
   const main = join(repo, 'lib/agent/main.js');
   if (!(await exists(main))) throw new Error(`${main} is missing: the agent's entry point (agent/main.ts) is not built`);
   const nodeTarball = await ensureNodeTarball(opts.nodeVersion ?? NODE_VERSION);
+  lap('node');
   const contextDir = join(repo, 'dist/image/context');
   const context = await stageContext(repo, contextDir, nodeTarball);
+  lap('context');
   if (podman === undefined) {
-    return { image: tag, inputsHash: context.hash.slice(0, 32), rebuilt: false, contextDir, nodeModulesBytes: context.nodeModulesBytes, seconds: (Date.now() - started) / 1000, sizeBytes: 0 };
+    return { image: tag, inputsHash: context.hash.slice(0, 32), rebuilt: false, contextDir, nodeModulesBytes: context.nodeModulesBytes, seconds: (Date.now() - started) / 1000, phases, sizeBytes: 0 };
   }
   const containerfile = join(repo, 'agent/Containerfile');
   const version = (JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   const base = await ensureBase(podman, opts.base ?? 'debs', log);
+  lap('base');
   const buildArgs = [`BASE=${base.image}`, `TOOLS=${base.tools}`, `NODE_TARBALL=${NODE_TARBALL_NAME}`, `VERSION=${version}`];
   const inputsHash = createHash('sha256')
     .update(JSON.stringify({ context: context.hash, containerfile: await readFile(containerfile, 'utf8'), base: base.inputsHash, buildArgs }))
@@ -146,10 +159,11 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
     // The image this tag named before is now dangling: remove it unless a container still uses it.
     if (previous.code === 0 && old !== '') await podman.run(['rmi', old]);
   }
+  lap('build');
   const sizeBytes = await podman.imageSize(tag);
-  const result: BuiltImage = { ...measured, rebuilt, sizeBytes, seconds: 0 };
   const archives = opts.save ?? true ? await saveArchives(podman, repo, tag, inputsHash, log) : {};
-  return { ...result, ...archives, seconds: (Date.now() - started) / 1000 };
+  lap('save');
+  return { ...measured, rebuilt, sizeBytes, ...archives, phases, seconds: (Date.now() - started) / 1000 };
 }
 
 async function saveArchives(
