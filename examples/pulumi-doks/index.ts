@@ -4,7 +4,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import * as k8s from '@pulumi/kubernetes';
-import { DoksCluster, GatewayDropletEgress, NatGatewayEgress, StaticEgress } from 'kroute/pulumi';
+import { DoksCluster, GatewayDropletEgress, NatGatewayEgress, StaticEgress } from '../../pulumi-provider/index.js'; // 'kroute/pulumi' in your own program
 
 const config = new pulumi.Config();
 const region = 'fra1';
