@@ -53,3 +53,18 @@ export interface Reporter {
   /** The node no longer holds any route of a Route being deleted: let deletion proceed. */
   release(routeName: string): Promise<void>;
 }
+
+/** The API server as the default-route override's safety sees it. */
+export interface ControlPlane {
+  /** The real API server endpoints (not the Service ClusterIP), kept on the node's original gateway during an override. */
+  addresses(): Promise<readonly string[]>;
+  /** True when the API server answers within `timeoutMs` (confirms an override; see docs on rollback). */
+  reachable(timeoutMs: number): Promise<boolean>;
+}
+
+/** What the Kubernetes face (agent/kube) gives the agent: Routes and Node in, status and events out. */
+export interface KubeFace {
+  readonly source: RouteSource;
+  readonly reporter: Reporter;
+  readonly controlPlane: ControlPlane;
+}
