@@ -1,0 +1,98 @@
+/**
+ * What the source decides, without I/O: how informer events change the cached Routes and Node, whether a change
+ * matters to the planner, and the snapshot handed to the reconciler.
+ *
+ * Every agent watches every Route, so it also receives every other agent's status write (N nodes writing to one
+ * Route is N² watch events). Those change neither `metadata.generation` nor the deletion timestamp, so they
+ * update the cache (the reporter reads it) but never trigger a replan.
+ */
+import type { NodeFacts } from '../../core/index.js';
+import type { SourceSnapshot, SourcedRoute } from '../ports.js';
+import { readNode, readRoute, type NodeObject, type RouteObject } from './objects.js';
+
+/** An informer callback: which one fired, with what object. */
+export interface InformerEvent {
+  readonly kind: 'add' | 'update' | 'delete';
+  readonly object: unknown;
+}
+
+/** One Route in the cache: the object as the API server sent it, and its narrowed view. */
+export interface CachedRoute {
+  readonly raw: unknown;
+  readonly route: RouteObject;
+}
+
+/** The result of folding one event into the cache. */
+export interface Folded<S> {
+  readonly state: S;
+  /** True when the planner must see a new snapshot. */
+  readonly replan: boolean;
+}
+
+/** True when a change from `before` to `after` matters to the planner (not a status-only or metadata-only write). */
+export function planRelevant(before: RouteObject | undefined, after: RouteObject | undefined): boolean {
+  if (!before || !after) return before !== after;
+  if (before.metadata.uid !== after.metadata.uid) return true;
+  if (Boolean(before.metadata.deletionTimestamp) !== Boolean(after.metadata.deletionTimestamp)) return true;
+  const g0 = before.metadata.generation;
+  const g1 = after.metadata.generation;
+  // The API server bumps generation on every spec change of a CRD with a status subresource; objects without
+  // one (hand-made in tests) fall back to comparing the spec.
+  if (g0 !== undefined && g1 !== undefined) return g0 !== g1;
+  return JSON.stringify(before.spec) !== JSON.stringify(after.spec);
+}
+
+/** Folds one Route informer event into the cache (a new Map; the old one is left as it was). */
+export function foldRouteEvent(routes: ReadonlyMap<string, CachedRoute>, ev: InformerEvent): Folded<ReadonlyMap<string, CachedRoute>> {
+  const route = readRoute(ev.object);
+  if (!route) return { state: routes, replan: false };
+  const name = route.metadata.name;
+  const before = routes.get(name)?.route;
+  const next = new Map(routes);
+  if (ev.kind === 'delete') {
+    // A delete for an object of another incarnation (same name, other uid) is stale: keep the cached one.
+    if (before && before.metadata.uid && route.metadata.uid && before.metadata.uid !== route.metadata.uid) {
+      return { state: routes, replan: false };
+    }
+    next.delete(name);
+    return { state: next, replan: before !== undefined };
+  }
+  next.set(name, { raw: ev.object, route });
+  return { state: next, replan: planRelevant(before, route) };
+}
+
+/**
+ * Folds one event of the informer on this node's Node object. A delete keeps the last facts: a Node object
+ * going away is no reason to drop the routes its selectors picked (the node is going away anyway, and if it
+ * comes back it registers again).
+ */
+export function foldNodeEvent(node: NodeObject | undefined, ev: InformerEvent, nodeName: string): Folded<NodeObject | undefined> {
+  const n = readNode(ev.object);
+  if (!n || n.metadata.name !== nodeName) return { state: node, replan: false };
+  if (ev.kind === 'delete') return { state: node, replan: false };
+  return { state: n, replan: !node || !sameLabels(node.metadata.labels, n.metadata.labels) };
+}
+
+function sameLabels(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const ka = Object.keys(a ?? {}).sort();
+  const kb = Object.keys(b ?? {}).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && (a ?? {})[k] === (b ?? {})[k]);
+}
+
+/** The node's facts for the planner: its name and labels. */
+export function nodeFacts(node: NodeObject | undefined, nodeName: string): NodeFacts {
+  return { name: nodeName, labels: { ...(node?.metadata.labels ?? {}) } };
+}
+
+/** The snapshot the reconciler gets: every cached Route (sorted by name), deleting or not, and the node. */
+export function buildSnapshot(routes: ReadonlyMap<string, CachedRoute>, node: NodeObject | undefined, nodeName: string): SourceSnapshot {
+  const sourced: SourcedRoute[] = [...routes.values()]
+    .map(({ raw, route }) => ({
+      name: route.metadata.name,
+      object: raw,
+      deleting: Boolean(route.metadata.deletionTimestamp),
+      ...(route.metadata.generation !== undefined ? { generation: route.metadata.generation } : {}),
+    }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { routes: sourced, node: nodeFacts(node, nodeName), problems: [] };
+}
