@@ -24,6 +24,8 @@ export interface HousekeepingProps {
   /** Quiet time after a Route change before a pass; jittered up to twice this so agents do not act in step. @default 2 */
   readonly settleSeconds?: number;
   readonly finalizerPolicy?: FinalizerPolicy;
+  /** Seconds between looks at a Route whose deletion waits for other nodes' finalizers. @default 10 */
+  readonly stuckRecheckSeconds?: number;
   readonly random?: () => number;
 }
 
@@ -99,11 +101,8 @@ export class Housekeeping {
     }, delay);
   }
 
-  private async nodeList(refresh: boolean): Promise<NodeObject[] | undefined> {
-    const period = (this.props.sweepSeconds ?? 300) * 1000;
-    const age = this.props.clock.now() - this.nodesAtMs;
-    // A list younger than 5 s is fresh enough even when asked to refresh: Route churn must not become Node lists.
-    if (this.nodes && (age < 5000 || (!refresh && age < period))) return this.nodes;
+  private async nodeList(maxAgeMs: number): Promise<NodeObject[] | undefined> {
+    if (this.nodes && this.props.clock.now() - this.nodesAtMs <= maxAgeMs) return this.nodes;
     try {
       this.nodeLists++;
       const items = await this.props.api.listNodes();
@@ -121,14 +120,18 @@ export class Housekeeping {
     const mine = nodeFinalizer(this.props.nodeName);
     // Foreign per-node finalizers left on a Route being deleted: their nodes may be gone. Needs a fresh list.
     const stuck = routes.filter((r) => r.metadata.deletionTimestamp && (r.metadata.finalizers ?? []).some((f) => isNodeFinalizer(f) && f !== mine));
-    const nodes = await this.nodeList(refresh || stuck.length > 0);
+    const period = (this.props.sweepSeconds ?? 300) * 1000;
+    // A deletion held up by other nodes' finalizers needs a recent list (a Node may have just been deleted);
+    // one a second old is recent enough, so Route churn does not become a Node list per event.
+    const nodes = await this.nodeList(refresh ? 0 : stuck.length ? 1000 : period);
     if (!nodes) return;
     const existing = new Set(nodes.map((n) => n.metadata.name));
     const ready = readyNodeNames(nodes);
     let recheck: number | undefined;
     for (const r of stuck) {
       const next = await this.cleanFinalizers(r, nodes);
-      if (next !== undefined) recheck = Math.min(recheck ?? Infinity, next);
+      // Held by live nodes: they normally release within a second, but one may go away meanwhile: look again.
+      recheck = Math.min(recheck ?? Infinity, next ?? (this.props.stuckRecheckSeconds ?? 10) * 1000);
     }
     for (const r of routes) {
       if (r.metadata.deletionTimestamp) continue;
@@ -140,7 +143,7 @@ export class Housekeeping {
       this.timer = this.props.clock.setTimeout(() => {
         this.timer = undefined;
         void this.pass(true);
-      }, recheck + 1000);
+      }, recheck + 100);
     }
   }
 

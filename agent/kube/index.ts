@@ -33,6 +33,7 @@ export interface KubeFaceTuning {
   readonly backoff?: BackoffPolicy;
   readonly sweepSeconds?: number;
   readonly settleSeconds?: number;
+  readonly stuckRecheckSeconds?: number;
   readonly notReadyGraceMs?: number;
   readonly clock?: Clock;
 }
@@ -78,6 +79,7 @@ export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Log
     clock,
     ...(t.sweepSeconds !== undefined ? { sweepSeconds: t.sweepSeconds } : {}),
     ...(t.settleSeconds !== undefined ? { settleSeconds: t.settleSeconds } : {}),
+    ...(t.stuckRecheckSeconds !== undefined ? { stuckRecheckSeconds: t.stuckRecheckSeconds } : {}),
     ...(t.notReadyGraceMs !== undefined ? { finalizerPolicy: { notReadyGraceMs: t.notReadyGraceMs } } : {}),
   });
   inner.onRoutes((name) => {

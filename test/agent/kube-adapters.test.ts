@@ -463,3 +463,78 @@ describe('housekeeping: stale finalizers, stale entries, the summary writer', ()
     await t.source.stop();
   });
 });
+
+/**
+ * The N² question at scale, measured at the seams (no API server): N agents, one Route; each agent applies its
+ * entry once; the stand-in server merges it and sends the updated object to every agent's Route informer, as
+ * the API server's watch would. Counts are exact; times are this machine's. Written up in docs/status.md.
+ */
+describe('status at scale (seam-level simulation)', () => {
+  async function rollout(n: number) {
+    const clock = new ManualClock();
+    const server = routeObj('r', { status: { nodes: [] } });
+    const entries = (server.status as { nodes: unknown[] }).nodes;
+    const agents = Array.from({ length: n }, (_, i) => {
+      const name = `node-${String(i).padStart(4, '0')}`;
+      const routes = new ScriptedInformer();
+      const node = new ScriptedInformer();
+      let replans = 0;
+      const source = new KubeRouteSource({ nodeName: name, routeInformer: routes, nodeInformer: node, log: silentLogger, clock, debounceMs: 100 });
+      return { name, routes, node, source, replans: () => replans, onChange: () => replans++, reporter: undefined as KubeReporter | undefined };
+    });
+    let events = 0;
+    let bytes = 0;
+    let parseMs = 0;
+    const broadcast = () => {
+      const json = JSON.stringify(server);
+      for (const a of agents) {
+        const t0 = performance.now();
+        const obj = JSON.parse(json) as unknown; // what each agent's watch decodes
+        parseMs += performance.now() - t0;
+        a.routes.fire('update', obj);
+        events++;
+        bytes += json.length;
+      }
+    };
+    const api = {
+      async applyRouteStatus(_name: string, body: Record<string, unknown>) {
+        const e = (body.status as { nodes: { nodeName: string }[] }).nodes[0];
+        const i = entries.findIndex((x) => (x as { nodeName: string }).nodeName === e.nodeName);
+        if (i >= 0) entries[i] = e;
+        else entries.push(e);
+        broadcast();
+        return {};
+      },
+    } as unknown as ConstructorParameters<typeof KubeReporter>[0]['api'];
+    for (const a of agents) {
+      await a.source.start(a.onChange);
+      a.node.fire('add', nodeObj(a.name));
+      a.routes.fire('add', JSON.parse(JSON.stringify(server)));
+      a.reporter = new KubeReporter({ api, view: a.source, nodeName: a.name, log: silentLogger, clock });
+    }
+    await clock.advance(100);
+    const replansAtCreate = agents.reduce((s, a) => s + a.replans(), 0);
+    for (const a of agents) await a.reporter?.status('r', { nodeName: a.name, state: 'Applied', observedGeneration: 1 });
+    await clock.advance(1000);
+    // Every agent again reports the same: nothing is written.
+    for (const a of agents) await a.reporter?.status('r', { nodeName: a.name, state: 'Applied', observedGeneration: 1 });
+    const writes = agents.reduce((s, a) => s + (a.reporter?.writes ?? 0), 0);
+    const replansAfter = agents.reduce((s, a) => s + a.replans(), 0) - replansAtCreate;
+    for (const a of agents) await a.source.stop();
+    return { n, writes, events, replansAtCreate, replansAfter, mb: bytes / 1e6, finalObjectKb: JSON.stringify(server).length / 1e3, parseMsPerAgent: parseMs / n };
+  }
+
+  test('100 and 300 nodes: N writes, N² watch events, no replan from any of them', async () => {
+    const rows = [];
+    for (const n of [100, 300]) {
+      const r = await rollout(n);
+      expect(r.writes).toBe(n);
+      expect(r.events).toBe(n * n);
+      expect(r.replansAtCreate).toBe(n);
+      expect(r.replansAfter).toBe(0);
+      rows.push(r);
+    }
+    // Printed for docs/status.md.
+    console.log(rows.map((r) => `N=${r.n}: writes=${r.writes} watch events=${r.events} replans from status=${r.replansAfter} bytes sent=${r.mb.toFixed(1)} MB final object=${r.finalObjectKb.toFixed(1)} kB decode per agent=${r.parseMsPerAgent.toFixed(1)} ms`).join('\n'));
+  });
+});
