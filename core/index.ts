@@ -12,3 +12,4 @@ export * from './options.js';
 export * from './image.js';
 export * from './agent-manifests.js';
 export * from './egress.js';
+export * from './plan/index.js';

@@ -1,0 +1,172 @@
+/**
+ * Routes from a YAML file or a folder of them (`--routes`), for debugging and tests, and the node from
+ * `--node-name`/`--node-labels`. Watched with fs.watch plus a poll (fs.watch misses ConfigMap symlink swaps on some
+ * filesystems). A file that does not parse is a problem, never a crash, and its last good content stays in force: a
+ * half-written file must not withdraw routes.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { NodeFacts } from '../core/index.js';
+import type { Logger } from './log.js';
+import type { RouteSource, SourceSnapshot, SourcedRoute } from './ports.js';
+
+/** Options of the file source. */
+export interface FileSourceProps {
+  /** A YAML file, or a folder whose *.yaml, *.yml and *.json files are read in name order. */
+  readonly path: string;
+  readonly nodeName: string;
+  /** `key=value` items (`key` alone means an empty value). */
+  readonly nodeLabels: readonly string[];
+  readonly log: Logger;
+  /** Poll period. @default 2000 */
+  readonly pollMs?: number;
+}
+
+/** Node labels from `key=value` items. */
+export function parseNodeLabels(items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq < 0) out[item] = '';
+    else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The objects of one YAML text (documents, and the items of `kind: List`), or the parse errors. */
+export function parseRouteFile(text: string): { ok: true; objects: unknown[] } | { ok: false; message: string } {
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  const errors = list.flatMap((d) => d.errors.map((e) => e.message));
+  if (errors.length) return { ok: false, message: errors.join('; ') };
+  const objects: unknown[] = [];
+  for (const d of list) {
+    const v: unknown = d.toJS();
+    if (v === null || v === undefined) continue;
+    if (isObj(v) && v.kind === 'List' && Array.isArray(v.items)) objects.push(...(v.items as unknown[]));
+    else objects.push(v);
+  }
+  return { ok: true, objects };
+}
+
+/** A RouteSource over files. */
+export class FileSource implements RouteSource {
+  synced = false;
+  readonly connected = true;
+  private readonly lastGood = new Map<string, unknown[]>();
+  private watcher?: FSWatcher;
+  private poll?: NodeJS.Timeout;
+  private debounce?: NodeJS.Timeout;
+  private lastKey = '';
+  private reading = false;
+  private again = false;
+  private stopped = false;
+  private onChange: (s: SourceSnapshot) => void = () => undefined;
+  private readonly node: NodeFacts;
+
+  constructor(private readonly props: FileSourceProps) {
+    this.node = { name: props.nodeName, labels: parseNodeLabels(props.nodeLabels) };
+  }
+
+  async start(onChange: (snapshot: SourceSnapshot) => void): Promise<void> {
+    this.onChange = onChange;
+    await this.reload();
+    const isDir = await stat(this.props.path).then((s) => s.isDirectory(), () => false);
+    const watched = isDir ? this.props.path : dirname(this.props.path);
+    try {
+      this.watcher = watch(watched, () => this.kick());
+      this.watcher.on('error', (e) => this.props.log.warn('watching the routes path failed; polling only', { path: watched, error: e }));
+    } catch (e) {
+      this.props.log.warn('cannot watch the routes path; polling only', { path: watched, error: e as Error });
+    }
+    this.poll = setInterval(() => this.kick(), this.props.pollMs ?? 2000);
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => void this.reload(), 50);
+  }
+
+  private async files(): Promise<{ files: string[]; problem?: string }> {
+    const path = this.props.path;
+    const s = await stat(path).catch((e: Error) => e);
+    if (s instanceof Error) return { files: [...this.lastGood.keys()], problem: `${path}: ${s.message}` };
+    if (!s.isDirectory()) return { files: [path] };
+    const names = (await readdir(path)).filter((n) => !n.startsWith('.') && /\.(ya?ml|json)$/.test(n)).sort();
+    return { files: names.map((n) => join(path, n)) };
+  }
+
+  /** Reads everything once and emits a snapshot when it changed. */
+  async reload(): Promise<void> {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.again = false;
+        const snapshot = await this.read();
+        const key = JSON.stringify(snapshot);
+        this.synced = true;
+        if (key !== this.lastKey && !this.stopped) {
+          this.lastKey = key;
+          this.onChange(snapshot);
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async read(): Promise<SourceSnapshot> {
+    const problems: { subject: string; message: string }[] = [];
+    const { files, problem } = await this.files();
+    if (problem) problems.push({ subject: this.props.path, message: problem });
+    const current = new Set(files);
+    for (const f of [...this.lastGood.keys()]) if (!current.has(f) && !problem) this.lastGood.delete(f);
+    const routes: SourcedRoute[] = [];
+    const seen = new Map<string, string>();
+    for (const file of files) {
+      let objects = this.lastGood.get(file);
+      const text = await readFile(file, 'utf8').catch((e: Error) => e);
+      if (text instanceof Error) {
+        if (!problem) problems.push({ subject: file, message: `${text.message}${objects ? ' (keeping its last good content)' : ''}` });
+      } else {
+        const parsed = parseRouteFile(text);
+        if (parsed.ok) {
+          objects = parsed.objects;
+          this.lastGood.set(file, objects);
+        } else {
+          problems.push({ subject: file, message: `does not parse as YAML: ${parsed.message}${objects ? ' (keeping its last good content)' : ''}` });
+        }
+      }
+      (objects ?? []).forEach((object, i) => {
+        const meta = isObj(object) && isObj(object.metadata) ? object.metadata : undefined;
+        const name = typeof meta?.name === 'string' && meta.name !== '' ? meta.name : `${basename(file)}[${i}]`;
+        const first = seen.get(name);
+        if (first !== undefined) {
+          problems.push({ subject: `${file}[${i}]`, message: `a Route named ${JSON.stringify(name)} is already defined in ${first}; this one is ignored` });
+          return;
+        }
+        seen.set(name, `${file}[${i}]`);
+        const generation = typeof meta?.generation === 'number' ? meta.generation : undefined;
+        routes.push({ name, object, deleting: false, ...(generation !== undefined ? { generation } : {}) });
+      });
+    }
+    return { routes, node: this.node, problems };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.watcher?.close();
+    if (this.poll) clearInterval(this.poll);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+}

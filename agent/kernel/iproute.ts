@@ -1,0 +1,170 @@
+/**
+ * The kernel port over iproute2. Reads with `ip -N -json` (numeric tables and protocols, whatever rt_tables names
+ * say), writes with one `ip -batch - -force` process per apply (thousands of lines; -force goes on past a failed line
+ * so one bad route never blocks the others). IPv6 rules need `ip -6` (iproute2 6.1 does not infer the family of
+ * `rule add from <v6>`, and batch lines take no global options), so they go in a second batch, only when they change.
+ */
+import type { IpFamily } from '../../core/index.js';
+import type { DesiredRoute, DesiredRule, NextHop } from '../../core/plan/index.js';
+import { execProgram } from '../exec.js';
+import { defaultMetric, diffKernel, type DesiredKernel, type KernelOp } from './diff.js';
+import type { ApplyReport, KernelOpResult, KernelPort } from './port.js';
+import { parseRoutes, parseRules, type KernelRoute, type KernelState } from './state.js';
+
+/** Options of the iproute2 adapter. */
+export interface IprouteKernelProps {
+  /** rtm_protocol that marks kroute's routes and rules. */
+  readonly protocol: number;
+  /** Run every `ip` with `-n NAME` (tests); the agent itself runs inside the node's namespace. */
+  readonly netns?: string;
+  /** The `ip` binary. @default 'ip' */
+  readonly ipCommand?: string;
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+const SAFE_TOKEN = /^[A-Za-z0-9_.:/@-]+$/;
+
+function hopTokens(h: NextHop): string[] {
+  return [...(h.gateway ? ['via', h.gateway] : []), ...(h.dev ? ['dev', h.dev] : [])];
+}
+
+/** The `ip -batch` line for one operation, as tokens. */
+export function opTokens(op: KernelOp): string[] {
+  switch (op.kind) {
+    case 'replace-route': {
+      const r = op.route;
+      const hops = r.nexthops.length === 1 ? hopTokens(r.nexthops[0]) : r.nexthops.flatMap((h) => ['nexthop', ...hopTokens(h)]);
+      return ['route', 'replace', r.dst, 'table', String(r.table), 'proto', String(r.protocol), ...hops];
+    }
+    case 'delete-route': {
+      const r = op.route;
+      return ['route', 'del', r.dst, 'table', String(r.table), 'proto', String(r.protocol), 'metric', String(r.metric)];
+    }
+    case 'add-rule':
+    case 'delete-rule': {
+      const r = op.rule;
+      return ['rule', op.kind === 'add-rule' ? 'add' : 'del', 'priority', String(r.priority), 'from', r.src, 'table', String(r.table), 'protocol', String(r.protocol)];
+    }
+  }
+}
+
+function opFamily(op: KernelOp): IpFamily {
+  return op.kind === 'replace-route' || op.kind === 'delete-route' ? op.route.family : op.rule.family;
+}
+
+/** Maps `ip -batch -force` stderr (`Error: ...` then `Command failed -:N`) to line numbers. */
+export function batchErrors(stderr: string): Map<number, string> {
+  const out = new Map<number, string>();
+  let pending: string[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^Command failed -:(\d+)/.exec(line.trim());
+    if (m) {
+      out.set(Number(m[1]), pending.join(' ').trim() || 'failed');
+      pending = [];
+    } else if (line.trim() !== '') pending.push(line.trim());
+  }
+  return out;
+}
+
+/** kroute's kernel port, implemented with iproute2. */
+export class IprouteKernel implements KernelPort {
+  private readonly ip: string;
+  private readonly prefix: string[];
+
+  constructor(private readonly props: IprouteKernelProps) {
+    this.ip = props.ipCommand ?? 'ip';
+    this.prefix = props.netns ? ['-n', props.netns] : [];
+  }
+
+  private async show(args: string[]): Promise<string> {
+    const r = await execProgram(this.ip, [...this.prefix, '-N', '-json', ...args], { timeoutMs: this.props.timeoutMs });
+    if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.error ?? r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  async read(): Promise<KernelState> {
+    const [r4, r6, u4, u6] = await Promise.all([
+      this.show(['-4', 'route', 'show', 'table', 'all']),
+      this.show(['-6', 'route', 'show', 'table', 'all']),
+      this.show(['-4', 'rule', 'show']),
+      this.show(['-6', 'rule', 'show']),
+    ]);
+    const routes = [...parseRoutes(r4, 4), ...parseRoutes(r6, 6)];
+    const p = this.props.protocol;
+    return {
+      owned: routes.filter((r) => r.protocol === p),
+      foreign: routes.filter((r) => r.protocol !== p),
+      ownedRules: [...parseRules(u4, 4), ...parseRules(u6, 6)].filter((r) => r.protocol === p),
+    };
+  }
+
+  /** Writes operations: one batch for routes and IPv4 rules, one `ip -6` batch for IPv6 rules when there are any. */
+  async write(ops: readonly KernelOp[]): Promise<{ results: KernelOpResult[]; writes: number }> {
+    const results: KernelOpResult[] = [];
+    const v6rules = ops.filter((op) => (op.kind === 'add-rule' || op.kind === 'delete-rule') && opFamily(op) === 6);
+    const main = ops.filter((op) => !v6rules.includes(op));
+    let writes = 0;
+    for (const [batch, family] of [[main, undefined], [v6rules, '-6']] as const) {
+      if (batch.length === 0) continue;
+      const lines: string[] = [];
+      const sent: KernelOp[] = [];
+      for (const op of batch) {
+        const tokens = opTokens(op);
+        const bad = tokens.find((t) => !SAFE_TOKEN.test(t));
+        if (bad !== undefined) results.push({ op, error: `refusing to write ${JSON.stringify(bad)}: not a plain token` });
+        else {
+          lines.push(tokens.join(' '));
+          sent.push(op);
+        }
+      }
+      if (sent.length === 0) continue;
+      writes++;
+      const r = await execProgram(this.ip, [...this.prefix, ...(family ? [family] : []), '-batch', '-', '-force'], {
+        input: lines.join('\n') + '\n',
+        timeoutMs: this.props.timeoutMs,
+      });
+      const errors = batchErrors(r.stderr);
+      const whole = r.error ?? (r.code !== 0 && errors.size === 0 ? r.stderr.trim() || `ip exited with ${r.code}` : undefined);
+      sent.forEach((op, i) => {
+        const error = whole ?? errors.get(i + 1);
+        results.push(error === undefined ? { op } : { op, error });
+      });
+    }
+    return { results, writes };
+  }
+
+  async apply(desired: DesiredKernel): Promise<ApplyReport> {
+    const d = diffKernel(await this.read(), desired, this.props.protocol);
+    const w = await this.write(d.ops);
+    return { results: w.results, writes: w.writes, conflicts: d.conflicts, unchanged: d.unchanged };
+  }
+
+  async update(target: DesiredRoute | DesiredRule): Promise<KernelOpResult> {
+    const op: KernelOp = 'dst' in target ? { kind: 'replace-route', route: target } : { kind: 'add-rule', rule: target };
+    if (op.kind === 'add-rule') {
+      // Adding a rule twice duplicates it: go through the diff for rules.
+      const state = await this.read();
+      const d = diffKernel({ owned: [], foreign: [], ownedRules: state.ownedRules }, { routes: [], rules: [op.rule] }, this.props.protocol);
+      if (!d.ops.some((o) => o.kind === 'add-rule')) return { op };
+    }
+    const w = await this.write([op]);
+    return w.results[0] ?? { op };
+  }
+
+  async delete(route: KernelRoute): Promise<KernelOpResult> {
+    const op: KernelOp = { kind: 'delete-route', route: { ...route, metric: route.metric ?? defaultMetric(route.family) } };
+    if (route.protocol !== this.props.protocol) return { op, error: `route to ${route.dst} is not kroute's (protocol ${route.protocol})` };
+    const w = await this.write([op]);
+    const r = w.results[0] ?? { op };
+    // Deleting what is already gone is success: the operation is idempotent.
+    return r.error && /No such process|ESRCH/.test(r.error) ? { op } : r;
+  }
+
+  async prune(desired: DesiredKernel): Promise<ApplyReport> {
+    const d = diffKernel(await this.read(), desired, this.props.protocol);
+    const ops = d.ops.filter((op) => op.kind === 'delete-route' || op.kind === 'delete-rule');
+    const w = await this.write(ops);
+    return { results: w.results, writes: w.writes, conflicts: [], unchanged: d.unchanged };
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Gateway liveness, as DOKS does it: an ICMP echo to every gateway of every applied route each interval. Pinging also
+ * keeps the gateway's neighbour entry fresh, and moves a FAILED one back when the gateway returns (NOTES-kernel.md).
+ * One `ping -c 1` per gateway per round, all gateways in parallel: never a process per route. `ping` needs only
+ * CAP_NET_RAW (the agent runs it as root with NET_RAW; the image's ping has no setuid bit or file capabilities).
+ * A gateway goes down after `fall` failed rounds in a row and comes back after `rise` answered ones.
+ */
+import { execProgram } from './exec.js';
+import type { Logger } from './log.js';
+
+/** Probes one gateway once; true when it answered in time. */
+export type ProbeFn = (gateway: string, timeoutMs: number) => Promise<{ ok: boolean; error?: string }>;
+
+/** Options of the prober. */
+export interface ProberProps {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly fall: number;
+  readonly rise: number;
+  readonly log: Logger;
+  /** Called when a gateway changes state, with every gateway now down. */
+  readonly onChange: (down: ReadonlySet<string>, changed: { gateway: string; up: boolean }[]) => void;
+  /** How to probe. @default pingProbe() */
+  readonly probe?: ProbeFn;
+}
+
+/** One gateway's probing state. */
+export interface GatewayHealth {
+  up: boolean;
+  fails: number;
+  oks: number;
+  lastError?: string;
+}
+
+/** A probe with the `ping` binary; `wrap` prefixes the command (e.g. `ip netns exec NS` in tests). */
+export function pingProbe(wrap: readonly string[] = []): ProbeFn {
+  return async (gateway, timeoutMs) => {
+    const args = ['-n', '-q', '-c', '1', '-W', String(Math.max(timeoutMs, 1) / 1000), ...(gateway.includes(':') ? ['-6'] : []), gateway];
+    const [cmd, ...rest] = [...wrap, 'ping', ...args];
+    const r = await execProgram(cmd, rest, { timeoutMs: timeoutMs + 5000 });
+    if (r.code === 0) return { ok: true };
+    // Exit 1: no reply. Exit 2 or a start failure: ping itself failed (e.g. "Operation not permitted" without NET_RAW).
+    const error = r.error ?? (r.code === 1 ? undefined : r.stderr.trim() || `ping exited with ${r.code}`);
+    return error ? { ok: false, error } : { ok: false };
+  };
+}
+
+/** Probes gateways in rounds and says when one goes down or comes back. */
+export class Prober {
+  private readonly health = new Map<string, GatewayHealth>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private stopped = true;
+  private readonly probe: ProbeFn;
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly props: ProberProps) {
+    this.probe = props.probe ?? pingProbe();
+  }
+
+  /** The gateways to probe; new ones start up (as DOKS does), gone ones are forgotten. */
+  setTargets(gateways: readonly string[]): void {
+    const want = new Set(gateways);
+    for (const g of [...this.health.keys()]) if (!want.has(g)) this.health.delete(g);
+    for (const g of want) if (!this.health.has(g)) this.health.set(g, { up: true, fails: 0, oks: 0 });
+  }
+
+  /** Gateways currently down. */
+  down(): Set<string> {
+    return new Set([...this.health].filter(([, h]) => !h.up).map(([g]) => g));
+  }
+
+  /** A copy of every gateway's state. */
+  snapshot(): Map<string, GatewayHealth> {
+    return new Map([...this.health].map(([g, h]) => [g, { ...h }]));
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.round(), delayMs);
+  }
+
+  /** Probes every gateway once (also callable directly, e.g. by tests). */
+  async round(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const started = Date.now();
+    try {
+      const targets = [...this.health.keys()];
+      const results = await Promise.all(targets.map(async (g) => [g, await this.probe(g, this.props.timeoutMs)] as const));
+      const changed: { gateway: string; up: boolean }[] = [];
+      for (const [g, r] of results) {
+        const h = this.health.get(g);
+        if (!h) continue;
+        if (r.error && !this.reported.has(r.error)) {
+          this.reported.add(r.error);
+          this.props.log.warn('probe failed to run', { gateway: g, error: r.error });
+        }
+        if (r.ok) {
+          h.oks++;
+          h.fails = 0;
+          delete h.lastError;
+          if (!h.up && h.oks >= this.props.rise) {
+            h.up = true;
+            changed.push({ gateway: g, up: true });
+          }
+        } else {
+          h.fails++;
+          h.oks = 0;
+          if (r.error) h.lastError = r.error;
+          if (h.up && h.fails >= this.props.fall) {
+            h.up = false;
+            changed.push({ gateway: g, up: false });
+          }
+        }
+      }
+      if (changed.length) this.props.onChange(this.down(), changed);
+    } finally {
+      this.running = false;
+      this.schedule(Math.max(0, this.props.intervalMs - (Date.now() - started)));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

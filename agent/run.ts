@@ -1,0 +1,99 @@
+/**
+ * Wires the agent together: a face (file source and log reporter, or the Kubernetes face), the kernel adapter, the
+ * prober, the monitor, the reconciler and the HTTP endpoints. `stop()` stops every timer, watcher and child and
+ * leaves the kernel as it is.
+ */
+import type { AgentConfig } from '../core/index.js';
+import { AddressControlPlane } from './file-control-plane.js';
+import { FileSource } from './file-source.js';
+import { HostDiscovery } from './host.js';
+import { AgentHttp } from './http.js';
+import { IprouteKernel } from './kernel/iproute.js';
+import { RouteMonitor } from './kernel/monitor.js';
+import { SysctlWriter } from './kernel/sysctl.js';
+import type { Logger } from './log.js';
+import { LogReporter } from './log-reporter.js';
+import { AgentMetrics } from './metrics.js';
+import type { KubeFace } from './ports.js';
+import { Prober } from './prober.js';
+import { Reconciler } from './reconciler.js';
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly reconciler: Reconciler;
+  readonly ports: readonly number[];
+  stop(): Promise<void>;
+}
+
+async function face(config: AgentConfig, log: Logger): Promise<KubeFace> {
+  if (config.routes) {
+    return {
+      source: new FileSource({ path: config.routes, nodeName: config.nodeName, nodeLabels: config.nodeLabels, log: log.with({ component: 'file-source' }) }),
+      reporter: new LogReporter(log.with({ component: 'status' })),
+      controlPlane: new AddressControlPlane(config.controlPlaneAddresses),
+    };
+  }
+  let mod: { createKubeFace(opts: { config: AgentConfig; log: Logger }): Promise<KubeFace> };
+  try {
+    mod = await import('./kube/index.js');
+  } catch (e) {
+    throw new Error(`the Kubernetes source (agent/kube) cannot be loaded: ${(e as Error).message}; use --routes for file mode`);
+  }
+  return mod.createKubeFace({ config, log });
+}
+
+/** Starts the agent with a parsed configuration. */
+export async function runAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const metrics = new AgentMetrics();
+  const { source, reporter, controlPlane } = await face(config, log);
+  const kernel = new IprouteKernel({ protocol: config.routeProtocol });
+  const later: { reconciler?: Reconciler } = {};
+  const prober = new Prober({
+    intervalMs: config.probeIntervalSeconds * 1000,
+    timeoutMs: config.probeTimeoutSeconds * 1000,
+    fall: config.probeFallCount,
+    rise: config.probeRiseCount,
+    log: log.with({ component: 'prober' }),
+    onChange: (_down, changed) => later.reconciler?.gatewaysChanged(changed),
+  });
+  const rec = new Reconciler({
+    config,
+    source,
+    reporter,
+    controlPlane,
+    kernel,
+    sysctls: new SysctlWriter(config.sysctlRoot),
+    host: new HostDiscovery({ protocol: config.routeProtocol, publicInterface: config.publicInterface, resolvConf: config.resolvConf }),
+    prober,
+    log,
+    metrics,
+  });
+  later.reconciler = rec;
+  const monitor = new RouteMonitor({ protocol: config.routeProtocol, log: log.with({ component: 'monitor' }), onChange: (line) => rec.trigger(`kernel changed: ${line.trim()}`) });
+  const http = new AgentHttp({
+    bindAddress: config.bindAddress,
+    healthPort: config.healthPort,
+    metricsPort: config.metricsPort,
+    ready: () => source.synced && rec.applied,
+    registry: metrics.registry,
+  });
+  const ports = await http.start();
+  monitor.start();
+  await rec.start();
+  log.info('agent started', {
+    node: config.nodeName,
+    mode: config.routes ? 'file' : 'kubernetes',
+    routes: config.routes || undefined,
+    protocol: config.routeProtocol,
+    ports,
+  });
+  return {
+    reconciler: rec,
+    ports,
+    async stop() {
+      await http.stop();
+      await monitor.stop();
+      await rec.stop();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The planner's input and output: what the node looks like and what the kernel should hold. Values only; the agent's
+ * adapters read the facts and write the result.
+ */
+import type { FieldError } from '../errors.js';
+import type { IpFamily } from '../ip.js';
+import type { OverrideFailMode } from '../options.js';
+import type { NodeFacts } from '../selector.js';
+
+/** The main routing table's number (`ip route` without `table`). */
+export const MAIN_TABLE = 254;
+
+/** A Route as a source saw it (same shape as the agent's SourcedRoute). */
+export interface PlanRouteInput {
+  readonly name: string;
+  /** The object as read, unvalidated. */
+  readonly object: unknown;
+  /** True when the Route is being deleted: plan nothing for it. */
+  readonly deleting: boolean;
+  readonly generation?: number;
+}
+
+/** A next hop as the kernel sees it: a gateway, an interface, or both. */
+export interface NextHop {
+  readonly gateway?: string;
+  readonly dev?: string;
+}
+
+/** One of the node's own default routes (never kroute's). */
+export interface HostDefaultRoute {
+  readonly gateway?: string;
+  readonly dev: string;
+}
+
+/** What the agent found on the host before planning. */
+export interface HostFacts {
+  /** The node's own IPv4 default route in the main table (kroute's /1 pair excluded). */
+  readonly defaultV4?: HostDefaultRoute;
+  /** The node's own IPv6 default route in the main table. */
+  readonly defaultV6?: HostDefaultRoute;
+  /** The public interface (DigitalOcean: eth0) with its global addresses and the gateway of its default route. */
+  readonly publicInterface?: {
+    readonly name: string;
+    readonly addresses: readonly string[];
+    readonly gatewayV4?: string;
+    readonly gatewayV6?: string;
+  };
+  /** Nameservers from resolv.conf. */
+  readonly dnsServers: readonly string[];
+  /** API server endpoints. */
+  readonly controlPlaneAddresses: readonly string[];
+  /** Other addresses to keep on the original gateway (metadata service). */
+  readonly keepAddresses: readonly string[];
+}
+
+/** The part of the agent's configuration the planner reads. */
+export interface PlanConfig {
+  readonly routeProtocol: number;
+  readonly symmetricRouting: boolean;
+  readonly symmetricTable: number;
+  readonly symmetricRulePriority: number;
+  readonly overrideFailMode: OverrideFailMode;
+}
+
+/** Everything `plan()` decides from. */
+export interface PlanInput {
+  readonly routes: readonly PlanRouteInput[];
+  readonly node: NodeFacts;
+  readonly host: HostFacts;
+  /** Gateways the prober has taken out of rotation. */
+  readonly gatewaysDown: ReadonlySet<string>;
+  /** Routes whose default-route override was rolled back (API server unreachable after applying it). */
+  readonly overridesRolledBack?: ReadonlySet<string>;
+  readonly config: PlanConfig;
+}
+
+/** Why a desired route exists. */
+export type RoutePurpose = 'route' | 'override' | 'keep' | 'symmetric';
+
+/** A route kroute wants in the kernel; it always carries the ownership protocol. */
+export interface DesiredRoute {
+  readonly family: IpFamily;
+  /** Canonical CIDR. */
+  readonly dst: string;
+  readonly table: number;
+  readonly protocol: number;
+  /** One or more next hops; several make an ECMP route. */
+  readonly nexthops: readonly NextHop[];
+  readonly purpose: RoutePurpose;
+  /** The Route this comes from; empty for kroute's own routes (keep, symmetric). */
+  readonly routeName: string;
+}
+
+/** An ip rule kroute wants. */
+export interface DesiredRule {
+  readonly family: IpFamily;
+  readonly priority: number;
+  /** Source address (host prefix). */
+  readonly src: string;
+  readonly table: number;
+  readonly protocol: number;
+}
+
+/** A sysctl kroute wants, by its dotted name (`net.ipv4.fib_multipath_hash_policy`). */
+export interface DesiredSysctl {
+  readonly key: string;
+  readonly value: string;
+  /** Why kroute sets it (logs). */
+  readonly reason: string;
+}
+
+/** What happens to one Route on this node. */
+export interface RouteOutcome {
+  readonly name: string;
+  /** `Applied`, `NotSelected`, `Invalid`, `Failed` or `Removing` (RouteNodeStatus.state). */
+  readonly state: 'Applied' | 'NotSelected' | 'Invalid' | 'Failed' | 'Removing';
+  readonly reason: string;
+  readonly message: string;
+  readonly generation?: number;
+  readonly deleting: boolean;
+  /** Gateways in the kernel's next-hop set for this Route (up ones; all when every one is down and kept). */
+  readonly activeGateways: readonly string[];
+  /** Every gateway of the Route when selected (the prober watches them all, down ones too, to see them rise). */
+  readonly gateways: readonly string[];
+  /** True when the Route overrides the default route and the override is planned. */
+  readonly overrideActive: boolean;
+  /** Validation errors when Invalid. */
+  readonly errors: readonly FieldError[];
+  /** Destinations another Route holds (conflict). */
+  readonly conflicts: readonly string[];
+}
+
+/** The whole desired state, and why. */
+export interface Plan {
+  readonly routes: readonly DesiredRoute[];
+  readonly rules: readonly DesiredRule[];
+  readonly sysctls: readonly DesiredSysctl[];
+  readonly outcomes: readonly RouteOutcome[];
+  /** Gateways to probe (selected Routes' gateways, sorted). */
+  readonly probeGateways: readonly string[];
+  /** Node-level problems (no original gateway to keep addresses on, say). */
+  readonly problems: readonly string[];
+}
