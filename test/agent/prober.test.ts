@@ -1,0 +1,69 @@
+/**
+ * The prober with real `ping` in network namespaces (needs root, iproute2 and iputils-ping): a gateway whose link goes
+ * down leaves after `fall` failed rounds and comes back after `rise` answered ones.
+ */
+import { Prober, pingProbe } from '../../agent/prober.js';
+import { silentLogger } from '../../agent/log.js';
+import { NetnsLab, type Netns } from '../net/netns.js';
+
+describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
+  let lab: NetnsLab;
+  let node: Netns;
+  let gw: Netns;
+
+  beforeAll(async () => {
+    lab = new NetnsLab();
+    node = await lab.add('node');
+    gw = await lab.add('gw');
+    await lab.link(node, 'eth1', gw, 'eth1');
+    await node.ip('addr', 'add', '10.114.0.2/20', 'dev', 'eth1');
+    await gw.ip('addr', 'add', '10.114.0.10/20', 'dev', 'eth1');
+  });
+  afterAll(async () => {
+    await lab?.cleanup();
+  });
+
+  it('takes a gateway out when its link goes down and puts it back when it answers again', async () => {
+    const changes: { gateway: string; up: boolean }[] = [];
+    let notify = () => undefined as void;
+    const prober = new Prober({
+      intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
+      probe: pingProbe(['ip', 'netns', 'exec', node.name]),
+      onChange: (_down, changed) => {
+        changes.push(...changed);
+        notify();
+      },
+    });
+    const next = (ms: number) => new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no gateway change within ${ms} ms; changes so far ${JSON.stringify(changes)}`)), ms);
+      notify = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    prober.setTargets(['10.114.0.10', '10.114.0.99']);
+    try {
+      // 10.114.0.99 does not exist: it goes down; 10.114.0.10 answers and stays up.
+      const first = next(5000);
+      prober.start();
+      await first;
+      expect(changes).toEqual([{ gateway: '10.114.0.99', up: false }]);
+      prober.setTargets(['10.114.0.10']);
+      const down = next(5000);
+      const t0 = Date.now();
+      await gw.ip('link', 'set', 'eth1', 'down');
+      await down;
+      const downMs = Date.now() - t0;
+      expect(changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: false });
+      expect([...prober.down()]).toEqual(['10.114.0.10']);
+      const up = next(5000);
+      await gw.ip('link', 'set', 'eth1', 'up');
+      await up;
+      expect(changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: true });
+      expect([...prober.down()]).toEqual([]);
+      process.stdout.write(`prober.test: gateway detected down ${downMs} ms after its link went down (interval 100 ms, fall 2)\n`);
+    } finally {
+      prober.stop();
+    }
+  });
+});

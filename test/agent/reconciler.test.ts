@@ -1,0 +1,148 @@
+/**
+ * The reconciler against a real kernel in a network namespace (needs root and iproute2), with the source, reporter,
+ * control plane and gateway health as test doubles: the override's confirmation window and rollback, a confirmed
+ * override surviving a later API outage, and the finalizer protocol (hold before programming, release after removal).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultAgentConfig, routeObject, type RouteNodeStatus, type RouteSpec } from '../../core/index.js';
+import { HostDiscovery } from '../../agent/host.js';
+import { IprouteKernel } from '../../agent/kernel/iproute.js';
+import { SysctlWriter } from '../../agent/kernel/sysctl.js';
+import { silentLogger } from '../../agent/log.js';
+import type { AgentEvent, ControlPlane, Reporter, RouteSource, SourceSnapshot } from '../../agent/ports.js';
+import { Reconciler } from '../../agent/reconciler.js';
+import { NetnsLab, type Netns } from '../net/netns.js';
+
+const GW = ['10.114.0.10', '10.114.0.11'];
+
+class TestSource implements RouteSource {
+  synced = false;
+  readonly connected = true;
+  private onChange: (s: SourceSnapshot) => void = () => undefined;
+  constructor(private snapshot: SourceSnapshot) {}
+  async start(onChange: (s: SourceSnapshot) => void): Promise<void> {
+    this.onChange = onChange;
+    this.synced = true;
+    onChange(this.snapshot);
+  }
+  set(s: SourceSnapshot): void {
+    this.snapshot = s;
+    this.onChange(s);
+  }
+  async stop(): Promise<void> {}
+}
+
+class TestReporter implements Reporter {
+  readonly log: string[] = [];
+  readonly statuses = new Map<string, RouteNodeStatus>();
+  readonly events: AgentEvent[] = [];
+  async status(name: string, s: RouteNodeStatus): Promise<void> {
+    this.statuses.set(name, s);
+  }
+  async event(e: AgentEvent): Promise<void> {
+    this.events.push(e);
+  }
+  async hold(name: string): Promise<void> {
+    this.log.push(`hold ${name}`);
+  }
+  async release(name: string): Promise<void> {
+    this.log.push(`release ${name}`);
+  }
+}
+
+async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('reconciler (needs root, iproute2; in a network namespace)', () => {
+  let lab: NetnsLab;
+  let node: Netns;
+  let dir: string;
+
+  beforeAll(async () => {
+    lab = new NetnsLab();
+    node = await lab.add('node');
+    const inet = await lab.add('inet');
+    const vpc = await lab.add('vpc');
+    await lab.link(node, 'eth0', inet, 'eth0');
+    await lab.link(node, 'eth1', vpc, 'eth1');
+    await node.ip('addr', 'add', '203.0.113.10/24', 'dev', 'eth0');
+    await node.ip('route', 'add', 'default', 'via', '203.0.113.1', 'dev', 'eth0');
+    await node.ip('addr', 'add', '10.114.0.2/20', 'dev', 'eth1');
+    dir = await mkdtemp(join(tmpdir(), 'kroute-reconciler-'));
+    await writeFile(join(dir, 'resolv.conf'), 'nameserver 198.51.100.53\n');
+    for (const d of ['net/ipv4', 'net/ipv6']) await mkdir(join(dir, 'sys', d), { recursive: true });
+  });
+  afterAll(async () => {
+    await lab?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  function start(spec: RouteSpec, cp: { up: boolean }) {
+    const config = { ...defaultAgentConfig(), nodeName: 'n1', overrideConfirmSeconds: 1, controlPlaneAddresses: ['198.18.0.1'] };
+    const snap = (s: RouteSpec, deleting = false): SourceSnapshot => ({
+      routes: [{ name: 'egress', object: routeObject('egress', s), deleting }], node: { name: 'n1', labels: {} }, problems: [],
+    });
+    const source = new TestSource(snap(spec));
+    const reporter = new TestReporter();
+    const controlPlane: ControlPlane = { addresses: async () => [], reachable: async () => cp.up };
+    const reconciler = new Reconciler({
+      config, source, reporter, controlPlane, log: silentLogger, debounceMs: 10,
+      kernel: new IprouteKernel({ protocol: 145, netns: node.name }),
+      sysctls: new SysctlWriter(join(dir, 'sys')),
+      host: new HostDiscovery({ protocol: 145, publicInterface: 'eth0', resolvConf: join(dir, 'resolv.conf'), netns: node.name }),
+      prober: { setTargets: () => undefined, down: () => new Set<string>(), snapshot: () => new Map(), start: () => undefined, stop: () => undefined },
+    });
+    return { reconciler, reporter, source, snap };
+  }
+  const viaFor = async (dst: string) => (await node.ip('route', 'get', dst)).split(' ').slice(1, 5).join(' ');
+  const halves = async () => (await node.ip('route', 'show', 'proto', '145', 'exact', '0.0.0.0/1')).trim() !== '';
+
+  it('rolls an override back when the API server does not answer within the window, and says why', async () => {
+    const { reconciler, reporter } = start({ destinations: ['0.0.0.0/0'], gateways: GW }, { up: false });
+    try {
+      expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
+      await reconciler.start();
+      await until('the override', halves);
+      expect(reporter.log).toContain('hold egress');
+      expect(await viaFor('8.8.8.8')).toMatch(/^via 10\.114\.0\.1[01] dev eth1$/);
+      expect(await viaFor('198.51.100.53')).toBe('via 203.0.113.1 dev eth0');
+      await until('the rollback', async () => !(await halves()));
+      expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
+      expect(reporter.events.map((e) => e.reason)).toContain('OverrideRolledBack');
+      await until('the status', () => reporter.statuses.get('egress')?.reason === 'OverrideRolledBack');
+    } finally {
+      await reconciler.stop();
+    }
+  });
+
+  it('keeps a confirmed override through a later API outage, and releases a deleted Route after removing its routes', async () => {
+    const cp = { up: true };
+    const spec = { destinations: ['0.0.0.0/0', '192.0.2.0/24'], gateways: GW };
+    const { reconciler, reporter, source, snap } = start(spec, cp);
+    try {
+      await reconciler.start();
+      await until('the confirmation', () => reporter.events.some((e) => e.reason === 'OverrideApplied'));
+      cp.up = false;
+      const passes = reconciler.passes;
+      reconciler.trigger('test resync');
+      await until('another pass', () => reconciler.passes > passes);
+      expect(await halves()).toBe(true);
+      source.set(snap(spec, true));
+      await until('the release', () => reporter.log.includes('release egress'));
+      expect(await halves()).toBe(false);
+      expect((await node.ip('route', 'show', 'proto', '145', 'table', 'main')).trim()).toBe('');
+      expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
+    } finally {
+      await reconciler.stop();
+    }
+  });
+});
