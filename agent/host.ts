@@ -54,8 +54,8 @@ export class HostDiscovery {
 
   async discover(extra: { controlPlaneAddresses: readonly string[]; keepAddresses: readonly string[] }): Promise<HostFacts> {
     const [r4, r6, addrs, dns] = await Promise.all([
-      this.ipJson(['-4', 'route', 'show', 'table', 'main', 'exact', '0.0.0.0/0']),
-      this.ipJson(['-6', 'route', 'show', 'table', 'main', 'exact', '::/0']),
+      this.ipJson(['-4', 'route', 'show', 'table', 'main']),
+      this.ipJson(['-6', 'route', 'show', 'table', 'main']),
       this.ipJson(['addr', 'show', 'dev', this.props.publicInterface]).catch(() => undefined),
       readFile(this.props.resolvConf, 'utf8').then(parseResolvConf, () => [] as string[]),
     ]);
@@ -73,7 +73,12 @@ export class HostDiscovery {
       const gatewayV6 = originalDefault(v6, p, pub)?.gateway;
       publicInterface = { name: pub, addresses, ...(gatewayV4 ? { gatewayV4 } : {}), ...(gatewayV6 ? { gatewayV6 } : {}) };
     }
+    // Connected prefixes: kernel-made routes without a gateway (protocol 2), never kroute's.
+    const connected = [...v4, ...v6]
+      .filter((r) => r.protocol === 2 && r.nexthops.every((h) => !h.gateway) && !r.dst.endsWith('/0') && !r.dst.startsWith('fe80:'))
+      .map((r) => r.dst);
     return {
+      connected,
       ...(defaultV4 ? { defaultV4 } : {}),
       ...(defaultV6 ? { defaultV6 } : {}),
       ...(publicInterface ? { publicInterface } : {}),

@@ -8,8 +8,15 @@
 import { execProgram } from './exec.js';
 import type { Logger } from './log.js';
 
-/** Probes one gateway once; true when it answered in time. */
-export type ProbeFn = (gateway: string, timeoutMs: number) => Promise<{ ok: boolean; error?: string }>;
+/** What to probe for one gateway: the gateway itself, and optionally a target through it (forwarding liveness). */
+export interface ProbeTarget {
+  readonly gateway: string;
+  /** Probe `target` with packets marked `mark`, which a kroute rule steers through this gateway. */
+  readonly forward?: { readonly target: string; readonly mark: number };
+}
+
+/** Probes one gateway once; ok when it answered in time (and forwarded, when asked). */
+export type ProbeFn = (target: ProbeTarget, timeoutMs: number) => Promise<{ ok: boolean; error?: string; reason?: string }>;
 
 /** Options of the prober. */
 export interface ProberProps {
@@ -34,8 +41,9 @@ export interface GatewayHealth {
 
 /** A probe with the `ping` binary; `wrap` prefixes the command (e.g. `ip netns exec NS` in tests). */
 export function pingProbe(wrap: readonly string[] = []): ProbeFn {
-  return async (gateway, timeoutMs) => {
-    const args = ['-n', '-q', '-c', '1', '-W', String(Math.max(timeoutMs, 1) / 1000), ...(gateway.includes(':') ? ['-6'] : []), gateway];
+  const once = async (address: string, timeoutMs: number, mark?: number) => {
+    const args = ['-n', '-q', '-c', '1', '-W', String(Math.max(timeoutMs, 1) / 1000), ...(mark !== undefined ? ['-m', String(mark)] : []),
+      ...(address.includes(':') ? ['-6'] : []), address];
     const [cmd, ...rest] = [...wrap, 'ping', ...args];
     const r = await execProgram(cmd, rest, { timeoutMs: timeoutMs + 5000 });
     if (r.code === 0) return { ok: true };
@@ -43,11 +51,18 @@ export function pingProbe(wrap: readonly string[] = []): ProbeFn {
     const error = r.error ?? (r.code === 1 ? undefined : r.stderr.trim() || `ping exited with ${r.code}`);
     return error ? { ok: false, error } : { ok: false };
   };
+  return async (t, timeoutMs) => {
+    const direct = await once(t.gateway, timeoutMs);
+    if (!direct.ok || !t.forward) return direct.ok ? direct : { ...direct, reason: 'no ICMP reply from the gateway' };
+    const through = await once(t.forward.target, timeoutMs, t.forward.mark);
+    return through.ok ? through : { ...through, reason: `answers ICMP but ${t.forward.target} does not answer through it (not forwarding)` };
+  };
 }
 
 /** Probes gateways in rounds and says when one goes down or comes back. */
 export class Prober {
   private readonly health = new Map<string, GatewayHealth>();
+  private readonly targets = new Map<string, ProbeTarget>();
   private timer?: NodeJS.Timeout;
   private running = false;
   private stopped = true;
@@ -59,10 +74,18 @@ export class Prober {
   }
 
   /** The gateways to probe; new ones start up (as DOKS does), gone ones are forgotten. */
-  setTargets(gateways: readonly string[]): void {
-    const want = new Set(gateways);
-    for (const g of [...this.health.keys()]) if (!want.has(g)) this.health.delete(g);
-    for (const g of want) if (!this.health.has(g)) this.health.set(g, { up: true, fails: 0, oks: 0 });
+  setTargets(targets: readonly (string | ProbeTarget)[]): void {
+    const want = new Map(targets.map((t) => (typeof t === 'string' ? { gateway: t } : t)).map((t) => [t.gateway, t]));
+    for (const g of [...this.health.keys()]) {
+      if (!want.has(g)) {
+        this.health.delete(g);
+        this.targets.delete(g);
+      }
+    }
+    for (const [g, t] of want) {
+      this.targets.set(g, t);
+      if (!this.health.has(g)) this.health.set(g, { up: true, fails: 0, oks: 0 });
+    }
   }
 
   /** Gateways currently down. */
@@ -83,17 +106,19 @@ export class Prober {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.round(), delayMs);
+    this.timer = setTimeout(() => {
+      const started = Date.now();
+      void this.round().finally(() => this.schedule(Math.max(0, this.props.intervalMs - (Date.now() - started))));
+    }, delayMs);
   }
 
-  /** Probes every gateway once (also callable directly, e.g. by tests). */
+  /** Probes every gateway once (the timer calls it; tests may too). */
   async round(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const started = Date.now();
     try {
-      const targets = [...this.health.keys()];
-      const results = await Promise.all(targets.map(async (g) => [g, await this.probe(g, this.props.timeoutMs)] as const));
+      const targets = [...this.targets.values()];
+      const results = await Promise.all(targets.map(async (t) => [t.gateway, await this.probe(t, this.props.timeoutMs)] as const));
       const changed: { gateway: string; up: boolean }[] = [];
       for (const [g, r] of results) {
         const h = this.health.get(g);
@@ -113,9 +138,11 @@ export class Prober {
         } else {
           h.fails++;
           h.oks = 0;
-          if (r.error) h.lastError = r.error;
+          const why = r.error ?? r.reason;
+          if (why) h.lastError = why;
           if (h.up && h.fails >= this.props.fall) {
             h.up = false;
+            this.props.log.warn('gateway failed its probes', { gateway: g, fails: h.fails, why });
             changed.push({ gateway: g, up: false });
           }
         }
@@ -123,7 +150,6 @@ export class Prober {
       if (changed.length) this.props.onChange(this.down(), changed);
     } finally {
       this.running = false;
-      this.schedule(Math.max(0, this.props.intervalMs - (Date.now() - started)));
     }
   }
 

@@ -163,7 +163,11 @@ export class Reconciler {
       const sysctls = await this.props.sysctls.apply(p.sysctls);
       await this.report(p, report, sysctls, snapshot);
       this.guard.applied(new Map(p.outcomes.filter((o) => o.overrideActive).map((o) => [o.name, specs.get(o.name) ?? ''])));
-      this.props.prober.setTargets(p.probeGateways);
+      const forward = new Map(p.forwardProbes.map((f) => [f.gateway, { target: f.target, mark: f.mark }]));
+      this.props.prober.setTargets(p.probeGateways.map((gateway) => {
+        const f = forward.get(gateway);
+        return f ? { gateway, forward: f } : { gateway };
+      }));
       this.props.metrics?.setGateways(this.props.prober.snapshot());
       this.first = false;
       this.applied = true;

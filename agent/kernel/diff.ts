@@ -40,7 +40,7 @@ export function defaultMetric(family: IpFamily): number {
 }
 
 const routeKey = (family: IpFamily, table: number, dst: string, metric: number) => `${family} ${table} ${dst} ${metric}`;
-const ruleKey = (r: { family: IpFamily; priority: number; src: string; table: number }) => `${r.family} ${r.priority} ${r.src} ${r.table}`;
+const ruleKey = (r: { family: IpFamily; priority: number; src: string; table: number; fwmark?: number }) => `${r.family} ${r.priority} ${r.src} ${r.table} ${r.fwmark ?? '-'}`;
 
 /** True when the kernel route already is what `want` asks for (next hops as a set; dev only where asked). */
 export function routeMatches(want: DesiredRoute, have: KernelRoute): boolean {

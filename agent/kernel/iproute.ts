@@ -44,7 +44,12 @@ export function opTokens(op: KernelOp): string[] {
     case 'add-rule':
     case 'delete-rule': {
       const r = op.rule;
-      return ['rule', op.kind === 'add-rule' ? 'add' : 'del', 'priority', String(r.priority), 'from', r.src, 'table', String(r.table), 'protocol', String(r.protocol)];
+      return [
+        'rule', op.kind === 'add-rule' ? 'add' : 'del', 'priority', String(r.priority),
+        ...(r.src !== 'all' || r.fwmark === undefined ? ['from', r.src] : []),
+        ...(r.fwmark !== undefined ? ['fwmark', `0x${r.fwmark.toString(16)}`] : []),
+        'table', String(r.table), 'protocol', String(r.protocol),
+      ];
     }
   }
 }

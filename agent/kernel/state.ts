@@ -25,6 +25,8 @@ export interface KernelRule {
   readonly src: string;
   readonly table: number;
   readonly protocol: number;
+  /** Firewall mark matched, when the rule has one. */
+  readonly fwmark?: number;
 }
 
 /** The routes and rules read at one moment: kroute's own (by protocol) and everybody else's. */
@@ -52,6 +54,7 @@ interface RuleJson {
   readonly srclen?: number;
   readonly table?: string;
   readonly protocol?: string;
+  readonly fwmark?: string;
 }
 
 const TABLE_NAMES: Record<string, number> = { main: 254, local: 255, default: 253, unspec: 0 };
@@ -120,6 +123,7 @@ export function parseRules(json: string, family: IpFamily): KernelRule[] {
       src,
       table: num(r.table, TABLE_NAMES, 254),
       protocol: num(r.protocol, {}, 0),
+      ...(r.fwmark !== undefined ? { fwmark: Number(r.fwmark) } : {}),
     };
   });
 }

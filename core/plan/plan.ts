@@ -4,10 +4,11 @@
  * gives the same plan. See docs/agent.md for the reasons behind each rule.
  */
 import { formatFieldError } from '../errors.js';
-import { isLoopback, isUnspecified, parseIp, type IpFamily } from '../ip.js';
+import { cidrContains, isLoopback, isUnspecified, parseCidr, parseIp, type IpFamily } from '../ip.js';
 import { selectNode } from '../selector.js';
 import { validateRoute, type NormalizedRoute } from '../validate.js';
 import type {
+  ForwardProbe,
   DesiredRoute,
   DesiredRule,
   DesiredSysctl,
@@ -39,6 +40,13 @@ export const AGENT_SYSCTLS: readonly DesiredSysctl[] = [
   { key: 'net.ipv6.fib_multipath_hash_policy', value: '1', reason: 'hash IPv6 ECMP flows on the L4 5-tuple' },
   { key: 'net.ipv4.fib_multipath_use_neigh', value: '1', reason: 'skip a next hop whose neighbour entry failed' },
 ];
+
+/**
+ * What kroute owns for forwarding probes: one table and one fwmark per probed gateway (in sorted gateway order),
+ * and one rule priority, just before the symmetric-routing rule. The mark's high bits spell "kr", clear of the marks
+ * kube-proxy (0x4000, 0x8000) and Cilium (0x0f00 range) use.
+ */
+export const FORWARD_PROBE = { tableBase: 13600, markBase: 0x6b720000, rulePriority: 15134 } as const;
 
 /** The key under which two desired routes collide in the kernel. */
 export function routeKey(r: Pick<DesiredRoute, 'table' | 'dst'>): string {
@@ -133,9 +141,21 @@ function hostPrefix(text: string, family: IpFamily): string {
   return `${canonical}/${family === 4 ? 32 : 128}`;
 }
 
-function keepRoutes(p: PlanInput, family: IpFamily, taken: Set<string>, problems: string[]): DesiredRoute[] {
+/** True when `text` lies inside one of `prefixes`. */
+function inside(text: string, prefixes: readonly string[]): boolean {
+  const ip = parseIp(text);
+  if (!ip.ok) return false;
+  return prefixes.some((c) => {
+    const cidr = parseCidr(c);
+    return cidr.ok && cidrContains(cidr.value, ip.value);
+  });
+}
+
+function keepRoutes(p: PlanInput, family: IpFamily, taken: Set<string>, specific: readonly string[], problems: string[]): DesiredRoute[] {
   const original: HostDefaultRoute | undefined = family === 4 ? p.host.defaultV4 : p.host.defaultV6;
-  const targets = [...p.host.controlPlaneAddresses, ...p.host.dnsServers, ...p.host.keepAddresses].filter((a) => usable(a, family));
+  // On-link addresses never use the default route, and an address a Route sends somewhere specific stays there.
+  const targets = [...new Set([...p.host.controlPlaneAddresses, ...p.host.dnsServers, ...p.host.keepAddresses])]
+    .filter((a) => usable(a, family) && !inside(a, p.host.connected ?? []) && !inside(a, specific));
   if (targets.length === 0) return [];
   if (!original) {
     problems.push(`IPv${family} default route overridden but the node has no IPv${family} default route of its own: ${targets.join(', ')} cannot be kept on it`);
@@ -174,6 +194,24 @@ function symmetric(p: PlanInput): { routes: DesiredRoute[]; rules: DesiredRule[]
     }
   }
   return { routes, rules };
+}
+
+function forwardProbes(p: PlanInput, gateways: readonly string[]): { routes: DesiredRoute[]; rules: DesiredRule[]; probes: ForwardProbe[] } {
+  const target = p.config.forwardProbeTarget ? parseIp(p.config.forwardProbeTarget) : undefined;
+  if (!target?.ok) return { routes: [], rules: [], probes: [] };
+  const family = target.value.family;
+  const routes: DesiredRoute[] = [];
+  const rules: DesiredRule[] = [];
+  const probes: ForwardProbe[] = [];
+  gateways.forEach((gateway, i) => {
+    if (!usable(gateway, family)) return;
+    const table = FORWARD_PROBE.tableBase + i;
+    const mark = FORWARD_PROBE.markBase + i;
+    routes.push({ family, dst: hostPrefix(target.value.text, family), table, protocol: p.config.routeProtocol, nexthops: [{ gateway }], purpose: 'probe', routeName: '' });
+    rules.push({ family, priority: FORWARD_PROBE.rulePriority, src: 'all', fwmark: mark, table, protocol: p.config.routeProtocol });
+    probes.push({ gateway, target: target.value.text, mark, table });
+  });
+  return { routes, rules, probes };
 }
 
 function compareRoutes(a: DesiredRoute, b: DesiredRoute): number {
@@ -246,12 +284,16 @@ export function plan(p: PlanInput): Plan {
   const taken = new Set(owner.keys());
   const keeps: DesiredRoute[] = [];
   for (const family of [4, 6] as const) {
-    if (routes.some((r) => r.purpose === 'override' && r.family === family)) keeps.push(...keepRoutes(p, family, taken, problems));
+    if (!routes.some((r) => r.purpose === 'override' && r.family === family)) continue;
+    const specific = routes.filter((r) => r.purpose === 'route' && r.family === family).map((r) => r.dst);
+    keeps.push(...keepRoutes(p, family, taken, specific, problems));
   }
   const sym = symmetric(p);
+  const fwd = forwardProbes(p, [...probe].sort());
   return {
-    routes: [...keeps, ...routes, ...sym.routes].sort(compareRoutes),
-    rules: sym.rules,
+    routes: [...keeps, ...routes, ...sym.routes, ...fwd.routes].sort(compareRoutes),
+    rules: [...sym.rules, ...fwd.rules],
+    forwardProbes: fwd.probes,
     sysctls: AGENT_SYSCTLS,
     outcomes: outcomes.sort(byName),
     probeGateways: [...probe].sort(),

@@ -45,6 +45,8 @@ export interface HostFacts {
     readonly gatewayV4?: string;
     readonly gatewayV6?: string;
   };
+  /** Directly connected prefixes (main table, no gateway): addresses inside them need no keep-route. */
+  readonly connected?: readonly string[];
   /** Nameservers from resolv.conf. */
   readonly dnsServers: readonly string[];
   /** API server endpoints. */
@@ -60,6 +62,8 @@ export interface PlanConfig {
   readonly symmetricTable: number;
   readonly symmetricRulePriority: number;
   readonly overrideFailMode: OverrideFailMode;
+  /** Address probed through each gateway (forwarding liveness); empty or absent disables it. */
+  readonly forwardProbeTarget?: string;
 }
 
 /** Everything `plan()` decides from. */
@@ -75,7 +79,7 @@ export interface PlanInput {
 }
 
 /** Why a desired route exists. */
-export type RoutePurpose = 'route' | 'override' | 'keep' | 'symmetric';
+export type RoutePurpose = 'route' | 'override' | 'keep' | 'symmetric' | 'probe';
 
 /** A route kroute wants in the kernel; it always carries the ownership protocol. */
 export interface DesiredRoute {
@@ -95,8 +99,10 @@ export interface DesiredRoute {
 export interface DesiredRule {
   readonly family: IpFamily;
   readonly priority: number;
-  /** Source address (host prefix). */
+  /** Source prefix, or `all`. */
   readonly src: string;
+  /** Firewall mark the rule matches (forwarding probes). */
+  readonly fwmark?: number;
   readonly table: number;
   readonly protocol: number;
 }
@@ -138,6 +144,16 @@ export interface Plan {
   readonly outcomes: readonly RouteOutcome[];
   /** Gateways to probe (selected Routes' gateways, sorted). */
   readonly probeGateways: readonly string[];
+  /** Forwarding probes: through `gateway` to `target`, steered by `mark` into `table`. */
+  readonly forwardProbes: readonly ForwardProbe[];
   /** Node-level problems (no original gateway to keep addresses on, say). */
   readonly problems: readonly string[];
+}
+
+/** One forwarding probe: packets marked `mark` go to `target` through `gateway` (table `table`). */
+export interface ForwardProbe {
+  readonly gateway: string;
+  readonly target: string;
+  readonly mark: number;
+  readonly table: number;
 }

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { routeObject, type NodeSelector, type RouteSpec } from '../../core/index.js';
-import { plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
+import { FORWARD_PROBE, plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
 import { diffKernel, type KernelOp } from '../../agent/kernel/diff.js';
 import { sortHops, type KernelRoute, type KernelRule, type KernelState } from '../../agent/kernel/state.js';
 
@@ -135,9 +135,25 @@ describe('plan: behaviour', () => {
     expect(mainRoutes(p.routes)['67.207.67.2/32']).toEqual(['10.114.0.12']);
   });
 
+  it('keeps no on-link address and no address a Route sends somewhere specific', () => {
+    const p = plan(input([
+      route('all', { destinations: ['0.0.0.0/0'], gateways: GW }),
+      route('vpn', { destinations: ['198.18.0.0/16'], gateways: ['10.114.0.12'] }),
+    ], { host: { ...HOST, dnsServers: ['10.114.0.53'], connected: ['10.114.0.0/20'] } }));
+    expect(p.routes.filter((r) => r.purpose === 'keep').map((r) => r.dst)).toEqual(['169.254.169.254/32']);
+  });
+
   it('says when an override has no original default route to keep addresses on', () => {
     const p = plan(input([route('all', { destinations: ['0.0.0.0/0'], gateways: GW })], { host: { ...HOST, defaultV4: undefined } }));
     expect(p.problems).toEqual([expect.stringContaining('no IPv4 default route')]);
+  });
+
+  it('steers a forwarding probe through each gateway with its own mark and table', () => {
+    const p = plan(input([route('egress', { destinations: ['192.0.2.0/24'], gateways: GW })], { config: { ...CONFIG, forwardProbeTarget: '198.18.0.2' } }));
+    expect(p.forwardProbes).toEqual(GW.map((gateway, i) => ({ gateway, target: '198.18.0.2', mark: FORWARD_PROBE.markBase + i, table: FORWARD_PROBE.tableBase + i })));
+    expect(p.routes.filter((r) => r.purpose === 'probe').map((r) => [r.table, r.dst, r.nexthops[0].gateway])).toEqual(GW.map((g, i) => [FORWARD_PROBE.tableBase + i, '198.18.0.2/32', g]));
+    expect(p.rules.filter((r) => r.fwmark !== undefined).map((r) => [r.priority, r.fwmark, r.table])).toEqual(GW.map((_, i) => [FORWARD_PROBE.rulePriority, FORWARD_PROBE.markBase + i, FORWARD_PROBE.tableBase + i]));
+    expect(plan(input([route('egress', { destinations: ['192.0.2.0/24'], gateways: GW })])).forwardProbes).toEqual([]);
   });
 
   it('sets the multipath sysctls DOKS documents', () => {
@@ -174,7 +190,9 @@ const arbInput = fc.record({
   down: fc.subarray(gateways),
   mode: fc.constantFrom('closed' as const, 'open' as const),
   rolledBack: fc.subarray(['a', 'b', 'c']),
-}).map(({ routes, down, mode, rolledBack }) => input(routes, { gatewaysDown: new Set(down), overridesRolledBack: new Set(rolledBack), config: { ...CONFIG, overrideFailMode: mode } }));
+  forward: fc.constantFrom('', '198.18.0.2', '2001:db8:9::1'),
+}).map(({ routes, down, mode, rolledBack, forward }) =>
+  input(routes, { gatewaysDown: new Set(down), overridesRolledBack: new Set(rolledBack), config: { ...CONFIG, overrideFailMode: mode, forwardProbeTarget: forward } }));
 
 /** A kernel in memory: applies diff operations the way `ip route replace/del` and `ip rule add/del` would. */
 function applyOps(state: KernelState, ops: readonly KernelOp[]): KernelState {
@@ -187,7 +205,7 @@ function applyOps(state: KernelState, ops: readonly KernelOp[]): KernelState {
       owned.set(`${r.family} ${r.table} ${r.dst} ${metric}`, { family: r.family, dst: r.dst, table: r.table, protocol: r.protocol, metric, type: 1, nexthops: sortHops(r.nexthops) });
     } else if (op.kind === 'delete-route') owned.delete(`${op.route.family} ${op.route.table} ${op.route.dst} ${op.route.metric}`);
     else if (op.kind === 'add-rule') rules.push({ ...op.rule });
-    else rules.splice(rules.findIndex((r) => r.priority === op.rule.priority && r.src === op.rule.src && r.table === op.rule.table), 1);
+    else rules.splice(rules.findIndex((r) => r.priority === op.rule.priority && r.src === op.rule.src && r.table === op.rule.table && r.fwmark === op.rule.fwmark), 1);
   }
   return { owned: [...owned.values()], foreign: state.foreign, ownedRules: rules };
 }
