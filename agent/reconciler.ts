@@ -75,6 +75,11 @@ export class Reconciler {
     });
   }
 
+  /** True while an applied override waits for the API server to confirm it. */
+  get overrideWaiting(): boolean {
+    return this.guard.waiting;
+  }
+
   /** Starts the source, the prober and the periodic resync. */
   async start(): Promise<void> {
     this.resync = setInterval(() => this.trigger('periodic resync'), this.props.config.resyncSeconds * 1000);

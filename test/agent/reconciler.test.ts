@@ -145,4 +145,27 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       await reconciler.stop();
     }
   });
+
+  it('after a restart in the middle of an override, adopts it as it is: no confirmation window, no rollback, the same path', async () => {
+    const spec = { destinations: ['0.0.0.0/0'], gateways: GW };
+    const first = start(spec, { up: true });
+    await first.reconciler.start();
+    await until('the confirmation', () => first.reporter.events.some((e) => e.reason === 'OverrideApplied'));
+    await first.reconciler.stop();
+    const during = await viaFor('8.8.8.8');
+    expect(during).toMatch(/^via 10\.114\.0\.1[01] dev eth1$/);
+    // The API server is down when the agent comes back.
+    const second = start(spec, { up: false });
+    try {
+      await second.reconciler.start();
+      await until('the first pass', () => second.reconciler.applied);
+      expect(second.reconciler.overrideWaiting).toBe(false);
+      expect(await viaFor('8.8.8.8')).toBe(during);
+      expect(second.reporter.events.map((e) => e.reason)).not.toContain('OverrideRolledBack');
+    } finally {
+      await second.reconciler.stop();
+      await new IprouteKernel({ protocol: 145, netns: node.name }).prune({ routes: [], rules: [] });
+    }
+    expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
+  });
 });
