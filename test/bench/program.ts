@@ -1,0 +1,124 @@
+/**
+ * Routes programmed per second, at 1,000 and 10,000 routes (each a two-gateway ECMP route, as a Route with two
+ * gateways gives), three ways in the same run and the same namespace:
+ * - the agent end to end: a Route file (Routes of 250 destinations, the per-Route limit) dropped into its folder,
+ *   timed until `ip route` shows every route (includes the file watch and the reconcile debounce, ~150 ms);
+ * - the agent's kernel adapter (IprouteKernel.apply: read, diff, one `ip -batch`), the same work as the baseline;
+ * - `ip -batch` alone, the baseline.
+ * Goal: the adapter within 2x of `ip -batch`.
+ */
+import { IprouteKernel } from '../../agent/kernel/iproute.js';
+import type { DesiredRoute } from '../../core/plan/index.js';
+import { must } from '../net/netns.js';
+import { buildTopology, until, type Topology } from '../net/topology.js';
+import { KROUTE_PROTO, routesDir, routeYaml, startAgent, writeRoutes } from '../agent/agent-process.js';
+import { median, round, type BenchResult } from './types.js';
+
+export const name = 'program';
+
+const SIZES = [
+  { n: 1000, runs: 5 },
+  { n: 10000, runs: 3 },
+] as const;
+const BASELINE_PROTO = 146;
+
+/** N distinct /32 destinations in 172.16.0.0/12, away from every address of the topology. */
+function destinations(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`);
+}
+
+async function countRoutes(topo: Topology, proto: number): Promise<number> {
+  const out = await must('ip', ['-n', topo.node.name, '-4', 'route', 'show', 'table', 'main', 'proto', String(proto)]);
+  return out.split('\n').filter((l) => l.startsWith('172.')).length;
+}
+
+async function waitCount(topo: Topology, proto: number, n: number): Promise<void> {
+  await until(`${n} routes of protocol ${proto}`, 120_000, async () => ((await countRoutes(topo, proto)) === n ? true : undefined), 10);
+}
+
+function routeFile(dsts: readonly string[], gateways: readonly string[]): string {
+  const docs: string[] = [];
+  for (let i = 0; i < dsts.length; i += 250) docs.push(routeYaml(`bench-${i / 250}`, dsts.slice(i, i + 250), gateways));
+  return docs.join('---\n');
+}
+
+async function viaAgent(topo: Topology, n: number, gateways: readonly string[]): Promise<{ add: number; del: number }> {
+  const dir = routesDir(topo, `bench-${n}`);
+  const agent = startAgent(topo, dir, { args: ['--probe-interval-seconds', '30'] });
+  try {
+    await agent.waitForLog((l) => l.msg === 'applied', 15_000, 'first apply');
+    const text = routeFile(destinations(n), gateways);
+    const t0 = performance.now();
+    writeRoutes(dir, 'routes.yaml', text);
+    await waitCount(topo, KROUTE_PROTO, n);
+    const add = performance.now() - t0;
+    const t1 = performance.now();
+    writeRoutes(dir, 'routes.yaml', '');
+    await waitCount(topo, KROUTE_PROTO, 0);
+    return { add, del: performance.now() - t1 };
+  } finally {
+    await agent.stop();
+  }
+}
+
+async function viaAdapter(topo: Topology, n: number, gateways: readonly string[]): Promise<number> {
+  const kernel = new IprouteKernel({ protocol: KROUTE_PROTO, netns: topo.node.name });
+  const routes: DesiredRoute[] = destinations(n).map((dst) => ({
+    family: 4, dst, table: 254, protocol: KROUTE_PROTO, nexthops: gateways.map((gateway) => ({ gateway })), purpose: 'route', routeName: 'bench',
+  }));
+  const t0 = performance.now();
+  const report = await kernel.apply({ routes, rules: [] });
+  const ms = performance.now() - t0;
+  const failed = report.results.filter((r) => r.error);
+  if (failed.length) throw new Error(`the adapter failed ${failed.length} operations: ${failed[0]?.error}`);
+  if ((await countRoutes(topo, KROUTE_PROTO)) !== n) throw new Error('the adapter did not program every route');
+  await kernel.apply({ routes: [], rules: [] });
+  return ms;
+}
+
+async function viaBatch(topo: Topology, n: number, gateways: readonly string[]): Promise<number> {
+  const hops = gateways.flatMap((g) => ['nexthop', 'via', g]).join(' ');
+  const input = destinations(n).map((d) => `route replace ${d} table 254 proto ${BASELINE_PROTO} ${hops}`).join('\n') + '\n';
+  const t0 = performance.now();
+  await must('ip', ['-n', topo.node.name, '-batch', '-'], { input });
+  const ms = performance.now() - t0;
+  if ((await countRoutes(topo, BASELINE_PROTO)) !== n) throw new Error('ip -batch did not program every route');
+  await must('ip', ['-n', topo.node.name, 'route', 'flush', 'table', 'main', 'proto', String(BASELINE_PROTO)]);
+  return ms;
+}
+
+/** Runs the measurement. */
+export async function run(): Promise<BenchResult[]> {
+  const topo = await buildTopology({ gateways: 2, echo: false });
+  const out: BenchResult[] = [];
+  try {
+    const gateways = topo.gateways.map((g) => g.vpcV4);
+    for (const { n, runs } of SIZES) {
+      const agent: number[] = [];
+      const agentDel: number[] = [];
+      const adapter: number[] = [];
+      const batch: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const a = await viaAgent(topo, n, gateways);
+        agent.push(a.add);
+        agentDel.push(a.del);
+        adapter.push(await viaAdapter(topo, n, gateways));
+        batch.push(await viaBatch(topo, n, gateways));
+      }
+      const [mAgent, mDel, mAdapter, mBatch] = [median(agent), median(agentDel), median(adapter), median(batch)];
+      const note = `median of ${runs}; two-gateway ECMP /32 routes`;
+      const ratio = mAdapter / mBatch;
+      out.push(
+        { name: `agent, Route file to kernel, ${n} routes`, value: round((n / mAgent) * 1000), unit: 'routes/s', note: `${note}; ${round(mAgent)} ms incl. file watch and debounce` },
+        { name: `agent, Route file removed, ${n} routes`, value: round((n / mDel) * 1000), unit: 'routes/s', note: `${note}; ${round(mDel)} ms` },
+        { name: `kernel adapter apply, ${n} routes`, value: round((n / mAdapter) * 1000), unit: 'routes/s', note: `${note}; ${round(mAdapter)} ms` },
+        { name: `ip -batch, ${n} routes`, value: round((n / mBatch) * 1000), unit: 'routes/s', note: `${note}; ${round(mBatch)} ms` },
+        { name: `adapter time / ip -batch time, ${n} routes`, value: round(ratio), unit: 'x', goal: '<= 2', met: ratio <= 2, note },
+        { name: `agent end to end / ip -batch time, ${n} routes`, value: round(mAgent / mBatch), unit: 'x', note: `${note}; informative (includes ~150 ms of debounce)` },
+      );
+    }
+  } finally {
+    await topo.destroy();
+  }
+  return out;
+}
