@@ -95,7 +95,8 @@ async function compileAgent(repo: string): Promise<void> {
     config,
     JSON.stringify({
       extends: join(repo, 'tsconfig.build.json'),
-      compilerOptions: { rootDir: repo, outDir: join(repo, 'lib'), noEmit: false, types: ['node'] },
+      // `types` resolves from the config's folder, which is outside the repo: point it at the repo's @types.
+      compilerOptions: { rootDir: repo, outDir: join(repo, 'lib'), noEmit: false, types: ['node'], typeRoots: [join(repo, 'node_modules/@types')] },
       include: [join(repo, 'agent/**/*.ts'), join(repo, 'core/**/*.ts')],
       exclude: [join(repo, '**/*.test.ts')],
     }),
