@@ -15,6 +15,7 @@ const MODULES: Promise<BenchModule>[] = [
   import('./program.js'),
   import('./failover.js'),
   import('./idle.js'),
+  import('./convergence.js'),
 ];
 
 interface ModuleReport {

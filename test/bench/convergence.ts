@@ -1,0 +1,206 @@
+/**
+ * Convergence against a real API server: the agent process in the node namespace with `--kubeconfig` (the agent
+ * ServiceAccount's token, the synthesized RBAC), the control plane (etcd + kube-apiserver, test/cluster) in the
+ * topology's control-plane namespace. Routes are created by the bench process itself with @kubernetes/client-node
+ * through the control plane's relay (`localKubeconfig`), one create request per Route.
+ * - One by one: 200 Routes (one /32 each), each created after the previous one reached the kernel; latency from
+ *   the create response (the API server accepted and stored it) to the route's line in `ip -N monitor route`
+ *   running in the node namespace (stamped when the bench process reads it); p50 and p99.
+ * - At once: 1,000 Routes created with 32 requests in flight; time from the first create sent to all 1,000 routes
+ *   in the kernel (counted from the monitor, then checked with `ip route`), and the same for deleting them.
+ */
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { createInterface } from 'node:readline';
+import { agentManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject } from '../../core/index.js';
+import { KROUTE_PROTO, startAgent, type AgentProcess } from '../agent/agent-process.js';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
+import { round, type BenchResult } from './types.js';
+
+export const name = 'convergence';
+
+const ONE_BY_ONE = 200;
+const AT_ONCE = 1000;
+const IN_FLIGHT = 32;
+const NODE_NAME = 'node-a';
+/** A route of another protocol, added and removed to see that the monitor listens. */
+const MARKER = '192.0.2.98';
+const coords = { group: ROUTE_GROUP, version: ROUTE_VERSION, plural: ROUTE_PLURAL };
+
+/** The q-quantile (nearest rank) of some numbers. */
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
+}
+
+/** Watches `ip -N monitor route` in the node namespace; remembers when each owned destination was added or deleted. */
+class RouteArrivals {
+  readonly added = new Map<string, number>();
+  readonly deleted = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private markerSeen = false;
+  private constructor(private readonly proc: ReturnType<Topology['node']['spawn']>) {
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const now = performance.now();
+      if (line.includes(MARKER)) this.markerSeen = true;
+      if (!new RegExp(`\\bproto ${KROUTE_PROTO}\\b`).test(line)) return;
+      const del = line.startsWith('Deleted ');
+      const dst = (del ? line.slice(8) : line).split(' ')[0] ?? '';
+      const m = del ? this.deleted : this.added;
+      if (!m.has(dst)) m.set(dst, now);
+      for (const w of [...this.waiters]) w();
+    });
+  }
+
+  /** Starts the monitor and returns once it prints (a marker route of another protocol, added and removed). */
+  static async start(topo: Topology): Promise<RouteArrivals> {
+    const proc = topo.node.spawn('ip', ['-N', 'monitor', 'route']);
+    const a = new RouteArrivals(proc);
+    await until('the route monitor', 10_000, async () => {
+      await topo.node.ip('route', 'replace', `${MARKER}/32`, 'dev', 'eth0', 'proto', '99');
+      await topo.node.ip('route', 'del', `${MARKER}/32`, 'proto', '99');
+      return a.markerSeen ? true : undefined;
+    });
+    return a;
+  }
+
+  /** Resolves when `pred()` holds (checked on every monitor line), or rejects after `deadlineMs`. */
+  wait(what: string, pred: () => boolean, deadlineMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!pred()) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no ${what} within ${deadlineMs} ms`));
+      }, deadlineMs);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.kill('SIGTERM');
+    return exited;
+  }
+}
+
+/** The node, the control plane with the CRD, the agent's RBAC and its Node, and the agent in Kubernetes mode. */
+async function setUp(topo: Topology): Promise<{ cp: ControlPlane; agent: AgentProcess }> {
+  const resolved = resolveAgentManifestOptions();
+  if (!resolved.ok) throw new Error('the default agent options do not resolve');
+  const cp = await startControlPlane({ netns: topo.controlPlane, address: CONTROL_PLANE_V4 });
+  try {
+    await cp.apply([routeCrd()]);
+    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.networking.doks.digitalocean.com']);
+    if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
+    await cp.apply(agentManifests(resolved.value).filter((m) => m.kind !== 'DaemonSet'));
+    await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'doks.digitalocean.com/node-pool': 'bench' } } }]);
+    const kubeconfig = await cp.kubeconfigFor(resolved.value.name, resolved.value.namespace);
+    // Probes every 30 s (the default): the figure is convergence, not probing.
+    const agent = startAgent(topo, '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--probe-interval-seconds', '30'] });
+    await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
+    return { cp, agent };
+  } catch (e) {
+    await cp.stop();
+    throw e;
+  }
+}
+
+/** Arrival times grouped into the agent's passes (a gap over 20 ms starts a new one): how many, and when each ended. */
+function arrivalBatches(timesMs: readonly number[]): { count: number; atMs: number }[] {
+  const out: { count: number; atMs: number }[] = [];
+  let last = Number.NEGATIVE_INFINITY;
+  for (const t of [...timesMs].sort((x, y) => x - y)) {
+    const cur = out.at(-1);
+    if (cur && t - last <= 20) {
+      cur.count++;
+      cur.atMs = t;
+    } else out.push({ count: 1, atMs: t });
+    last = t;
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `n` calls in flight. */
+async function inFlight<T>(items: readonly T[], n: number, fn: (x: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  }));
+}
+
+async function countOwned(topo: Topology, prefix: string): Promise<number> {
+  const list = await topo.node.ipJson<{ dst: string }[]>('-4', 'route', 'show', 'table', 'main', 'proto', String(KROUTE_PROTO));
+  return list.filter((r) => r.dst.startsWith(prefix)).length;
+}
+
+/** Runs the measurement. */
+export async function run(): Promise<BenchResult[]> {
+  const topo = await buildTopology({ gateways: 2, echo: false });
+  let cp: ControlPlane | undefined;
+  let agent: AgentProcess | undefined;
+  let arrivals: RouteArrivals | undefined;
+  try {
+    ({ cp, agent } = await setUp(topo));
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.localKubeconfig);
+    const api = kc.makeApiClient(CustomObjectsApi);
+    const gateway = topo.gateways[0]?.vpcV4 ?? '10.114.0.3';
+    const create = (name: string, dst: string) => api.createClusterCustomObject({ ...coords, body: routeObject(name, { destinations: [dst], gateways: [gateway] }) });
+    arrivals = await RouteArrivals.start(topo);
+    const a = arrivals;
+
+    // One by one.
+    const latencies: number[] = [];
+    for (let i = 0; i < ONE_BY_ONE; i++) {
+      const dst = `172.17.${i >> 8}.${i & 255}`;
+      await create(`one-${i}`, `${dst}/32`);
+      const accepted = performance.now();
+      await a.wait(`${dst} in the kernel`, () => a.added.has(dst), 30_000);
+      latencies.push((a.added.get(dst) ?? Number.NaN) - accepted);
+    }
+    // Clear them before the burst, so it starts from a quiet agent.
+    await api.deleteCollectionClusterCustomObject({ ...coords });
+    await until('the one-by-one Routes gone', 120_000, async () => ((await api.listClusterCustomObject(coords)) as { items: unknown[] }).items.length === 0 ? true : undefined, 200);
+    await until('their kernel routes gone', 60_000, async () => ((await countOwned(topo, '172.17.')) === 0 ? true : undefined), 100);
+
+    // At once.
+    const burst = Array.from({ length: AT_ONCE }, (_, i) => ({ name: `burst-${i}`, dst: `172.18.${i >> 8}.${i & 255}` }));
+    const inKernel = () => burst.every((b) => a.added.has(b.dst));
+    const t0 = performance.now();
+    await inFlight(burst, IN_FLIGHT, (b) => create(b.name, `${b.dst}/32`));
+    const created = performance.now() - t0;
+    await a.wait(`${AT_ONCE} routes in the kernel`, inKernel, 300_000);
+    const lastAdded = Math.max(...burst.map((b) => a.added.get(b.dst) ?? Number.NaN));
+    if ((await countOwned(topo, '172.18.')) !== AT_ONCE) throw new Error('the monitor saw every route but ip route does not list them all');
+    const allIn = lastAdded - t0;
+    const batches = arrivalBatches(burst.map((b) => (a.added.get(b.dst) ?? Number.NaN) - t0));
+
+    // Deleted at once.
+    const d0 = performance.now();
+    await api.deleteCollectionClusterCustomObject({ ...coords });
+    await a.wait(`${AT_ONCE} routes deleted`, () => burst.every((b) => a.deleted.has(b.dst)), 300_000);
+    const allOut = Math.max(...burst.map((b) => a.deleted.get(b.dst) ?? Number.NaN)) - d0;
+    await until('the burst Routes gone', 300_000, async () => ((await api.listClusterCustomObject(coords)) as { items: unknown[] }).items.length === 0 ? true : undefined, 200);
+    const objectsGone = performance.now() - d0;
+
+    const how = `agent process in the node namespace (kubeconfig, SA token); Routes created by client-node in the bench process through the relay`;
+    return [
+      { name: `Route created → kernel route, p50 (${ONE_BY_ONE} one by one)`, value: round(quantile(latencies, 0.5)), unit: 'ms', note: `${how}; from the create response to the ip monitor line` },
+      { name: `Route created → kernel route, p99 (${ONE_BY_ONE} one by one)`, value: round(quantile(latencies, 0.99)), unit: 'ms', note: `max ${round(Math.max(...latencies))} ms` },
+      { name: `${AT_ONCE} Routes created at once → all in the kernel`, value: round(allIn / 1000), unit: 's', note: `${how}; ${IN_FLIGHT} creates in flight took ${round(created / 1000)} s; from the first create sent; kernel writes in ${batches.length} passes: ${batches.slice(0, 6).map((b) => `${b.count} at ${round(b.atMs / 1000)} s`).join(', ')}${batches.length > 6 ? ', …' : ''}` },
+      { name: `${AT_ONCE} Routes deleted at once → all out of the kernel`, value: round(allOut / 1000), unit: 's', note: `one deletecollection; objects gone (finalizers released) after ${round(objectsGone / 1000)} s` },
+    ];
+  } finally {
+    await arrivals?.stop();
+    await agent?.stop().catch(() => undefined);
+    await cp?.stop();
+    await topo.destroy();
+  }
+}
