@@ -3,8 +3,14 @@
  * `--node-name`/`--node-labels`. Watched with fs.watch plus a poll (fs.watch misses ConfigMap symlink swaps on some
  * filesystems). A file that does not parse is a problem, never a crash, and its last good content stays in force: a
  * half-written file must not withdraw routes.
+ *
+ * Change detection is cheap because the poll runs forever: a poll only stats the files, and reads one again only when
+ * its inode, size, mtime or ctime moved (a ConfigMap swap changes the inode). A read whose text hashes the same as
+ * before is not parsed again, and nothing is sent to the reconciler when no file changed. An fs.watch event reads
+ * every file (the hash still skips the parse), so a rewrite the stat cannot see is caught there.
  */
 import { watch, type FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -38,6 +44,19 @@ export function parseNodeLabels(items: readonly string[]): Record<string, string
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** What a poll compares to tell whether a file may have changed without reading it. */
+function statKey(s: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string {
+  return `${s.ino} ${s.size} ${s.mtimeMs} ${s.ctimeMs}`;
+}
+
+/** One file as last read: its stat key, the hash of its text, and its outcome. */
+interface FileState {
+  readonly statKey: string;
+  readonly hash: string;
+  /** The read or parse problem of that text, when it had one. */
+  readonly problem?: string;
+}
+
 /** The objects of one YAML text (documents, and the items of `kind: List`), or the parse errors. */
 export function parseRouteFile(text: string): { ok: true; objects: unknown[] } | { ok: false; message: string } {
   const docs = parseAllDocuments(text);
@@ -59,6 +78,10 @@ export class FileSource implements RouteSource {
   synced = false;
   readonly connected = true;
   private readonly lastGood = new Map<string, unknown[]>();
+  private readonly fileStates = new Map<string, FileState>();
+  private lastFiles = '';
+  /** True when the next read must look at the text of every file (an fs.watch event). */
+  private full = true;
   private watcher?: FSWatcher;
   private poll?: NodeJS.Timeout;
   private debounce?: NodeJS.Timeout;
@@ -79,16 +102,17 @@ export class FileSource implements RouteSource {
     const isDir = await stat(this.props.path).then((s) => s.isDirectory(), () => false);
     const watched = isDir ? this.props.path : dirname(this.props.path);
     try {
-      this.watcher = watch(watched, () => this.kick());
+      this.watcher = watch(watched, () => this.kick(true));
       this.watcher.on('error', (e) => this.props.log.warn('watching the routes path failed; polling only', { path: watched, error: e }));
     } catch (e) {
       this.props.log.warn('cannot watch the routes path; polling only', { path: watched, error: e as Error });
     }
-    this.poll = setInterval(() => this.kick(), this.props.pollMs ?? 2000);
+    this.poll = setInterval(() => this.kick(false), this.props.pollMs ?? 2000);
   }
 
-  private kick(): void {
+  private kick(full: boolean): void {
     if (this.stopped) return;
+    if (full) this.full = true;
     if (this.debounce) clearTimeout(this.debounce);
     this.debounce = setTimeout(() => void this.reload(), 50);
   }
@@ -112,9 +136,12 @@ export class FileSource implements RouteSource {
     try {
       do {
         this.again = false;
-        const snapshot = await this.read();
-        const key = JSON.stringify(snapshot);
+        const full = this.full;
+        this.full = false;
+        const snapshot = await this.read(full);
         this.synced = true;
+        if (!snapshot) continue;
+        const key = JSON.stringify(snapshot);
         if (key !== this.lastKey && !this.stopped) {
           this.lastKey = key;
           this.onChange(snapshot);
@@ -125,28 +152,51 @@ export class FileSource implements RouteSource {
     }
   }
 
-  private async read(): Promise<SourceSnapshot> {
+  /**
+   * Reads what changed and returns the snapshot, or undefined when no file changed since the last read (a poll
+   * of unchanged files costs a readdir and one stat per file).
+   */
+  private async read(full: boolean): Promise<SourceSnapshot | undefined> {
     const problems: { subject: string; message: string }[] = [];
     const { files, problem } = await this.files();
     if (problem) problems.push({ subject: this.props.path, message: problem });
     const current = new Set(files);
     for (const f of [...this.lastGood.keys()]) if (!current.has(f) && !problem) this.lastGood.delete(f);
+    for (const f of [...this.fileStates.keys()]) if (!current.has(f)) this.fileStates.delete(f);
+    let changed = full || problem !== undefined || files.join('\n') !== this.lastFiles;
+    this.lastFiles = files.join('\n');
+    for (const file of files) {
+      const before = this.fileStates.get(file);
+      const s = await stat(file).catch((e: Error) => e);
+      const sk = s instanceof Error ? `error ${s.message}` : statKey(s);
+      if (!full && before && before.statKey === sk) continue;
+      const text = s instanceof Error ? s : await readFile(file, 'utf8').catch((e: Error) => e);
+      if (text instanceof Error) {
+        this.fileStates.set(file, { statKey: sk, hash: '', problem: text.message });
+        changed = true;
+        continue;
+      }
+      const hash = createHash('sha1').update(text).digest('base64');
+      if (before && before.hash === hash) {
+        this.fileStates.set(file, { ...before, statKey: sk });
+        continue;
+      }
+      changed = true;
+      const parsed = parseRouteFile(text);
+      if (parsed.ok) {
+        this.lastGood.set(file, parsed.objects);
+        this.fileStates.set(file, { statKey: sk, hash });
+      } else {
+        this.fileStates.set(file, { statKey: sk, hash, problem: `does not parse as YAML: ${parsed.message}` });
+      }
+    }
+    if (!changed) return undefined;
     const routes: SourcedRoute[] = [];
     const seen = new Map<string, string>();
     for (const file of files) {
-      let objects = this.lastGood.get(file);
-      const text = await readFile(file, 'utf8').catch((e: Error) => e);
-      if (text instanceof Error) {
-        if (!problem) problems.push({ subject: file, message: `${text.message}${objects ? ' (keeping its last good content)' : ''}` });
-      } else {
-        const parsed = parseRouteFile(text);
-        if (parsed.ok) {
-          objects = parsed.objects;
-          this.lastGood.set(file, objects);
-        } else {
-          problems.push({ subject: file, message: `does not parse as YAML: ${parsed.message}${objects ? ' (keeping its last good content)' : ''}` });
-        }
-      }
+      const objects = this.lastGood.get(file);
+      const fileProblem = this.fileStates.get(file)?.problem;
+      if (fileProblem !== undefined && !problem) problems.push({ subject: file, message: `${fileProblem}${objects ? ' (keeping its last good content)' : ''}` });
       (objects ?? []).forEach((object, i) => {
         const meta = isObj(object) && isObj(object.metadata) ? object.metadata : undefined;
         const name = typeof meta?.name === 'string' && meta.name !== '' ? meta.name : `${basename(file)}[${i}]`;
