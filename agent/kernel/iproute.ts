@@ -1,7 +1,7 @@
 /**
- * The kernel port over iproute2. Reads with `ip -N -json` (numeric tables and protocols, whatever rt_tables names
- * say), writes with one `ip -batch - -force` process per apply (thousands of lines; -force goes on past a failed line
- * so one bad route never blocks the others). IPv6 rules need `ip -6` (iproute2 6.1 does not infer the family of
+ * The kernel port over iproute2. Reads with `ip -N -json -batch` (numeric tables and protocols, whatever rt_tables
+ * names say; one process per family), writes with one `ip -batch - -force` process per apply (thousands of lines;
+ * -force goes on past a failed line so one bad route never blocks the others). IPv6 rules need `ip -6` (iproute2 6.1 does not infer the family of
  * `rule add from <v6>`, and batch lines take no global options), so they go in a second batch, only when they change.
  */
 import type { IpFamily } from '../../core/index.js';
@@ -82,25 +82,27 @@ export class IprouteKernel implements KernelPort {
     this.prefix = props.netns ? ['-n', props.netns] : [];
   }
 
-  private async show(args: string[]): Promise<string> {
-    const r = await execProgram(this.ip, [...this.prefix, '-N', '-json', ...args], { timeoutMs: this.props.timeoutMs });
-    if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.error ?? r.stderr.trim()}`);
-    return r.stdout;
+  /**
+   * One family's routes (all tables) and rules, from one `ip -batch` process: each batch line prints its own JSON
+   * array on its own line. Two processes per read instead of four: at 1,000 routes, process start is most of a read.
+   */
+  private async show(family: IpFamily): Promise<{ routes: string; rules: string }> {
+    const args = [...this.prefix, `-${family}`, '-N', '-json', '-batch', '-'];
+    const r = await execProgram(this.ip, args, { input: 'route show table all\nrule show\n', timeoutMs: this.props.timeoutMs });
+    if (r.code !== 0) throw new Error(`ip -${family} route/rule show failed: ${r.error ?? r.stderr.trim()}`);
+    const arrays = r.stdout.split('\n').filter((l) => l.trim() !== '');
+    if (arrays.length !== 2) throw new Error(`ip -${family} route/rule show printed ${arrays.length} JSON lines, not 2`);
+    return { routes: arrays[0], rules: arrays[1] };
   }
 
   async read(): Promise<KernelState> {
-    const [r4, r6, u4, u6] = await Promise.all([
-      this.show(['-4', 'route', 'show', 'table', 'all']),
-      this.show(['-6', 'route', 'show', 'table', 'all']),
-      this.show(['-4', 'rule', 'show']),
-      this.show(['-6', 'rule', 'show']),
-    ]);
-    const routes = [...parseRoutes(r4, 4), ...parseRoutes(r6, 6)];
+    const [v4, v6] = await Promise.all([this.show(4), this.show(6)]);
+    const routes = [...parseRoutes(v4.routes, 4), ...parseRoutes(v6.routes, 6)];
     const p = this.props.protocol;
     return {
       owned: routes.filter((r) => r.protocol === p),
       foreign: routes.filter((r) => r.protocol !== p),
-      ownedRules: [...parseRules(u4, 4), ...parseRules(u6, 6)].filter((r) => r.protocol === p),
+      ownedRules: [...parseRules(v4.rules, 4), ...parseRules(v6.rules, 6)].filter((r) => r.protocol === p),
     };
   }
 

@@ -67,9 +67,17 @@ function num(v: string | undefined, names: Record<string, number>, absent: numbe
   return names[v] ?? -1;
 }
 
+/**
+ * IPv4 as iproute2 prints it (inet_ntop: dotted quad, no leading zeros; a prefix with host bits cleared, as the
+ * kernel keeps it) is already canonical. Skipping the parser for it matters: a read of 10,000 routes parsed every
+ * destination and gateway again, ~60 ms of the read.
+ */
+const KERNEL_V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** Canonical prefix text for `ip`'s `dst` (`default`, a bare address, or a CIDR). */
 export function canonicalDst(dst: string, family: IpFamily): string {
   if (dst === 'default') return family === 4 ? '0.0.0.0/0' : '::/0';
+  if (family === 4 && !dst.includes('/') && KERNEL_V4.test(dst)) return `${dst}/32`;
   const text = dst.includes('/') ? dst : `${dst}/${family === 4 ? 32 : 128}`;
   const c = parseCidr(text);
   return c.ok ? c.value.text : text;
@@ -77,19 +85,25 @@ export function canonicalDst(dst: string, family: IpFamily): string {
 
 function canonicalIp(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
+  if (KERNEL_V4.test(text)) return text;
   const ip = parseIp(text);
   return ip.ok ? ip.value.text : text;
 }
 
 /** Sorts next hops so that two sets compare as equal whatever order the kernel lists them in. */
 export function sortHops(hops: readonly NextHop[]): NextHop[] {
-  const key = (h: NextHop) => `${h.gateway ?? ''} ${h.dev ?? ''}`;
-  return [...hops].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  // Called for every route of every read and diff (10,000s): no sort, and no key strings, for one hop.
+  if (hops.length < 2) return [...hops];
+  const keyed = hops.map((h) => ({ h, k: `${h.gateway ?? ''} ${h.dev ?? ''}` }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.h);
 }
 
 function hop(gateway: string | undefined, dev: string | undefined): NextHop {
   const g = canonicalIp(gateway);
-  return { ...(g ? { gateway: g } : {}), ...(dev ? { dev } : {}) };
+  if (g && dev) return { gateway: g, dev };
+  if (g) return { gateway: g };
+  return dev ? { dev } : {};
 }
 
 /** Parses `ip -N -json -4|-6 route show ...` output. */
