@@ -3,7 +3,12 @@
  * (Prometheus). One server per distinct port; a port of 0 turns that endpoint off.
  */
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+
+/** What /metrics serves (a prom-client Registry). */
+export interface MetricsRegistry {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 /** What the endpoints read. */
 export interface HttpProps {
@@ -11,7 +16,8 @@ export interface HttpProps {
   readonly healthPort: number;
   readonly metricsPort: number;
   readonly ready: () => boolean;
-  readonly registry: Registry;
+  /** Required when metricsPort is set. */
+  readonly registry?: MetricsRegistry;
 }
 
 /** The health and metrics servers. */
@@ -35,9 +41,10 @@ export class AgentHttp {
           const ok = this.props.ready();
           return void res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
         }
-        if (roles.has('metrics') && path === '/metrics') {
-          this.props.registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': this.props.registry.contentType }).end(text),
+        const registry = this.props.registry;
+        if (roles.has('metrics') && path === '/metrics' && registry) {
+          registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
             (e: Error) => res.writeHead(500).end(e.message),
           );
           return;
