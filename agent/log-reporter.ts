@@ -20,6 +20,11 @@ export class LogReporter implements Reporter {
     this.log.info('route status', { route: routeName, ...status });
   }
 
+  /** File mode has no entries to remove: the line says the Route does not select this node, and why. */
+  async clear(routeName: string, status: RouteNodeStatus): Promise<void> {
+    await this.status(routeName, status);
+  }
+
   async event(e: AgentEvent): Promise<void> {
     const line = { route: e.routeName, type: e.type, reason: e.reason, message: e.message };
     if (e.type === 'Warning') this.log.warn('event', line);

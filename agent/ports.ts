@@ -47,6 +47,12 @@ export interface AgentEvent {
 export interface Reporter {
   /** This node's status entry for one Route (idempotent; only changes are written). */
   status(routeName: string, status: RouteNodeStatus): Promise<void>;
+  /**
+   * The Route does not select this node: this node has no status entry on it, and an earlier one is removed
+   * (hundreds of nodes each writing `NotSelected` on every Route would be nodes × Routes writes). `status` says
+   * why, for reporters that log rather than write. Idempotent.
+   */
+  clear(routeName: string, status: RouteNodeStatus): Promise<void>;
   event(e: AgentEvent): Promise<void>;
   /** The node holds a Route's routes: make sure deletion waits for this node (finalizer). */
   hold(routeName: string): Promise<void>;

@@ -10,7 +10,7 @@ import { DEFAULT_FINALIZER_POLICY, isNodeFinalizer, nodeFinalizer, removeFinaliz
 import { describe } from './informer.js';
 import { readNode, readRoute, type NodeObject, type RouteObject } from './objects.js';
 import type { RouteView } from './source.js';
-import { readyNodeNames, staleEntriesPatch, summarize, summaryApplyBody, summaryShown, summaryWriter, SUMMARY_FIELD_MANAGER } from './status.js';
+import { emptyRouteSummaryWriter, readyNodeNames, staleEntriesPatch, summarize, summaryApplyBody, summaryShown, summaryWriter, SUMMARY_FIELD_MANAGER } from './status.js';
 
 /** Options of {@link Housekeeping}. */
 export interface HousekeepingProps {
@@ -135,7 +135,7 @@ export class Housekeeping {
     }
     for (const r of routes) {
       if (r.metadata.deletionTimestamp) continue;
-      if (summaryWriter(r, ready) !== this.props.nodeName) continue;
+      if ((summaryWriter(r, ready) ?? emptyRouteSummaryWriter(r, ready)) !== this.props.nodeName) continue;
       await this.summarizeRoute(r, existing);
     }
     if (recheck !== undefined && !this.stopped) {

@@ -13,7 +13,7 @@ import { holdApplyBody, nodeFinalizer, releaseApplyBody, removeFinalizersPatch }
 import { describe } from './informer.js';
 import { readRoute } from './objects.js';
 import type { RouteView } from './source.js';
-import { agentFieldManager, compactEntry, entryOf, nodeEntryApplyBody, sameEntry } from './status.js';
+import { agentFieldManager, compactEntry, entryOf, nodeEntriesClearBody, nodeEntryApplyBody, sameEntry } from './status.js';
 
 /** Options of {@link KubeReporter}. */
 export interface KubeReporterProps {
@@ -31,10 +31,10 @@ type Op = 'status' | 'hold' | 'release';
 
 /** Writes this node's part of each Route; only changes are written. */
 export class KubeReporter implements Reporter {
-  /** What this node last wrote (or found already written) per Route. */
-  private readonly written = new Map<string, RouteNodeStatus>();
-  /** What the reconciler last asked for per Route. */
-  private readonly desired = new Map<string, RouteNodeStatus>();
+  /** What this node last wrote (or found already written) per Route; null: no entry. */
+  private readonly written = new Map<string, RouteNodeStatus | null>();
+  /** What the reconciler last asked for per Route; null: no entry (the Route does not select this node). */
+  private readonly desired = new Map<string, RouteNodeStatus | null>();
   private events = new Map<string, EventRecord>();
   private readonly retries = new Map<string, { timer: unknown; attempt: number }>();
   private stopped = false;
@@ -47,8 +47,18 @@ export class KubeReporter implements Reporter {
   }
 
   async status(routeName: string, status: RouteNodeStatus): Promise<void> {
-    const entry = compactEntry({ ...status, nodeName: this.props.nodeName });
+    let entry = compactEntry({ ...status, nodeName: this.props.nodeName });
+    // The entry already there (written by this run, or by the one before a restart) keeps its lastTransitionTime
+    // while the state is the same: a restarted reconciler does not know it, and a new time alone is no news.
+    const before = this.written.get(routeName) ?? entryOf(this.props.view.route(routeName), this.props.nodeName);
+    if (before && before.state === entry.state && before.lastTransitionTime !== undefined) entry = { ...entry, lastTransitionTime: before.lastTransitionTime };
     this.desired.set(routeName, entry);
+    await this.flushStatus(routeName);
+  }
+
+  /** Removes this node's entry, if there is one (the reason is for logging reporters; nothing is written here). */
+  async clear(routeName: string, _status: RouteNodeStatus): Promise<void> {
+    this.desired.set(routeName, null);
     await this.flushStatus(routeName);
   }
 
@@ -116,8 +126,10 @@ export class KubeReporter implements Reporter {
 
   private async doStatus(routeName: string): Promise<void> {
     const entry = this.desired.get(routeName);
-    if (!entry) return;
-    if (sameEntry(this.written.get(routeName), entry)) return;
+    if (entry === undefined) return;
+    if (entry === null) return this.doClear(routeName);
+    const written = this.written.get(routeName);
+    if (written && sameEntry(written, entry)) return;
     const route = this.props.view.route(routeName);
     if (!route) return; // gone, or not seen yet: a status subresource apply cannot create it
     // After a restart, an entry the object already shows is not written again (N agents restarting at once
@@ -129,6 +141,24 @@ export class KubeReporter implements Reporter {
     this.writes++;
     await this.props.api.applyRouteStatus(routeName, nodeEntryApplyBody(routeName, entry), this.manager);
     this.written.set(routeName, entry);
+  }
+
+  /**
+   * Removes this node's entry, if the Route shows one: an apply of an empty `nodes` list as this node's manager
+   * drops the entry it owned. Nothing is written when there is no entry, so a Route that never selected this
+   * node costs no write at all.
+   */
+  private async doClear(routeName: string): Promise<void> {
+    if (this.written.get(routeName) === null) return;
+    const route = this.props.view.route(routeName);
+    if (!route) return;
+    if (!this.written.has(routeName) && entryOf(route, this.props.nodeName) === undefined) {
+      this.written.set(routeName, null);
+      return;
+    }
+    this.writes++;
+    await this.props.api.applyRouteStatus(routeName, nodeEntriesClearBody(routeName), this.manager);
+    this.written.set(routeName, null);
   }
 
   private async doHold(routeName: string): Promise<void> {

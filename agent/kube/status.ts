@@ -43,6 +43,14 @@ export function nodeEntryApplyBody(routeName: string, entry: RouteNodeStatus): R
   return { apiVersion: ROUTE_API_VERSION, kind: ROUTE_KIND, metadata: { name: routeName }, status: { nodes: [compactEntry(entry)] } };
 }
 
+/**
+ * The apply body that removes this manager's entry: an empty `nodes` list. Server-side apply drops the list items
+ * a manager owned and no longer applies; entries owned by other managers stay.
+ */
+export function nodeEntriesClearBody(routeName: string): Record<string, unknown> {
+  return { apiVersion: ROUTE_API_VERSION, kind: ROUTE_KIND, metadata: { name: routeName }, status: { nodes: [] } };
+}
+
 /** The entry without undefined fields (they would otherwise be sent as nothing and compared as something). */
 export function compactEntry(entry: RouteNodeStatus): RouteNodeStatus {
   const out: Record<string, unknown> = {};
@@ -148,6 +156,16 @@ export function readyNodeNames(nodes: readonly NodeObject[]): Set<string> {
 export function summaryWriter(route: RouteObject, ready: ReadonlySet<string>): string | undefined {
   const names = (route.status?.nodes ?? []).map((e) => e.nodeName).filter((n) => ready.has(n)).sort();
   return names[0];
+}
+
+/**
+ * Who summarizes a Route that has no entries at all: it selects no node (agents write no `NotSelected` entries),
+ * so the lowest-named Ready node of the cluster writes its counts (0) and Ready (`NoNodes`), rather than nobody
+ * and the counts of the nodes it used to select staying. Undefined when the Route has entries.
+ */
+export function emptyRouteSummaryWriter(route: RouteObject, ready: ReadonlySet<string>): string | undefined {
+  if ((route.status?.nodes ?? []).length > 0) return undefined;
+  return [...ready].sort()[0];
 }
 
 /**

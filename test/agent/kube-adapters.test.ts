@@ -328,6 +328,36 @@ describe('the Kubernetes reporter, against a recording API stand-in', () => {
     await t.source.stop();
   });
 
+  test('after a restart, a new lastTransitionTime alone is not written: the entry keeps the time of its state', async () => {
+    const t = setup();
+    const entry = { nodeName: 'n1', state: 'Applied', observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' };
+    await ready(t, routeObj('a', { status: { nodes: [entry] } }));
+    await t.reporter.status('a', { ...entry, lastTransitionTime: '2026-02-02T00:00:00Z' });
+    expect(t.api.ops()).toEqual([]);
+    await t.reporter.status('a', { ...entry, state: 'Failed', lastTransitionTime: '2026-02-02T00:00:00Z' });
+    expect(t.api.calls.map((c) => c.body)).toEqual([expect.objectContaining({ status: { nodes: [{ ...entry, state: 'Failed', lastTransitionTime: '2026-02-02T00:00:00Z' }] } })]);
+    await t.source.stop();
+  });
+
+  test('a Route that does not select this node: no entry is written; an earlier one is removed by an empty apply, once', async () => {
+    const t = setup();
+    const notSelected = { nodeName: 'n1', state: 'NotSelected', reason: 'NodeNotSelected', message: 'no' };
+    await ready(t, routeObj('never'), routeObj('was', { status: { nodes: [{ nodeName: 'n1', state: 'Applied' }, { nodeName: 'n2', state: 'Applied' }] } }));
+    await t.reporter.clear('never', notSelected);
+    await t.reporter.clear('never', notSelected);
+    expect(t.api.ops()).toEqual([]);
+    await t.reporter.clear('was', notSelected);
+    await t.reporter.clear('was', notSelected);
+    expect(t.api.calls).toEqual([{
+      op: 'applyRouteStatus', name: 'was', manager: 'kroute-agent/n1',
+      body: { apiVersion: 'networking.doks.digitalocean.com/v1alpha1', kind: 'Route', metadata: { name: 'was' }, status: { nodes: [] } },
+    }]);
+    // Selected again: the entry comes back.
+    await t.reporter.status('was', { nodeName: 'n1', state: 'Applied' });
+    expect(t.api.ops()).toEqual(['applyRouteStatus', 'applyRouteStatus']);
+    await t.source.stop();
+  });
+
   test('a failed status write is retried with backoff, re-decided from the latest request', async () => {
     const t = setup();
     await ready(t, routeObj('a'));
@@ -442,6 +472,23 @@ describe('housekeeping: stale finalizers, stale entries, the summary writer', ()
         expect(summary[0].manager).toBe('kroute-agent/summary');
         expect(summary[0].body).toMatchObject({ status: { appliedNodes: 3, selectedNodes: 3, conditions: [{ type: 'Ready', status: 'True' }] } });
       }
+      await t.source.stop();
+    }
+  });
+
+  test('a Route with no entries (it selects no node) is summarized by the lowest-named Ready node: 0 nodes, NoNodes', async () => {
+    for (const [me, writes] of [['n1', true], ['n2', false]] as const) {
+      const t = setup(me);
+      await t.source.start(t.onChange);
+      t.node.fire('add', nodeObj(me));
+      const status = { appliedNodes: 2, selectedNodes: 2, conditions: [{ type: 'Ready', status: 'True', reason: 'Applied', message: 'applied on 2 of 2 selected nodes', lastTransitionTime: 'T0', observedGeneration: 1 }] };
+      t.routes.fire('add', routeObj('a', { status }));
+      t.api.routes.set('a', routeObj('a', { status }));
+      t.api.nodes = [nodeObj('n0', { ready: 'False' }), nodeObj('n1'), nodeObj('n2')];
+      await t.housekeeping.pass(true);
+      const summary = t.api.calls.filter((c) => c.op === 'applyRouteStatus');
+      expect(summary.length).toBe(writes ? 1 : 0);
+      if (writes) expect(summary[0].body).toMatchObject({ status: { appliedNodes: 0, selectedNodes: 0, conditions: [{ type: 'Ready', status: 'False', reason: 'NoNodes' }] } });
       await t.source.stop();
     }
   });

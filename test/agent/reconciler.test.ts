@@ -37,9 +37,16 @@ class TestSource implements RouteSource {
 class TestReporter implements Reporter {
   readonly log: string[] = [];
   readonly statuses = new Map<string, RouteNodeStatus>();
+  /** Every status and clear call, in order. */
+  readonly calls: { op: 'status' | 'clear'; name: string; status: RouteNodeStatus }[] = [];
   readonly events: AgentEvent[] = [];
   async status(name: string, s: RouteNodeStatus): Promise<void> {
     this.statuses.set(name, s);
+    this.calls.push({ op: 'status', name, status: s });
+  }
+  async clear(name: string, s: RouteNodeStatus): Promise<void> {
+    this.statuses.delete(name);
+    this.calls.push({ op: 'clear', name, status: s });
   }
   async event(e: AgentEvent): Promise<void> {
     this.events.push(e);
@@ -143,6 +150,39 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
     } finally {
       await reconciler.stop();
+    }
+  });
+
+  it('reports a status once: an identical pass reports nothing new; a Route that stops selecting the node is cleared, not given a NotSelected entry', async () => {
+    const { reconciler, reporter, source } = start({ destinations: ['192.0.2.0/24'], gateways: GW }, { up: true });
+    const withSelector = (selected: boolean): SourceSnapshot => ({
+      routes: [
+        { name: 'egress', object: routeObject('egress', { destinations: ['192.0.2.0/24'], gateways: GW }), deleting: false },
+        { name: 'pool', object: routeObject('pool', { destinations: ['198.51.100.0/24'], gateways: GW, nodeSelector: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'In', values: ['a'] }] }] } }), deleting: false },
+      ],
+      node: { name: 'n1', labels: selected ? { pool: 'a' } : {} },
+      problems: [],
+    });
+    try {
+      source.set(withSelector(true));
+      await reconciler.start();
+      await until('both Applied', () => reporter.calls.filter((c) => c.status.state === 'Applied').length === 2);
+      const applied = reporter.statuses.get('egress');
+      const passes = reconciler.passes;
+      reconciler.trigger('test resync');
+      await until('another pass', () => reconciler.passes > passes);
+      expect(reporter.calls.map((c) => `${c.op} ${c.name}`)).toEqual(['status egress', 'status pool']);
+      source.set(withSelector(false));
+      await until('the clear', () => reporter.calls.some((c) => c.op === 'clear'));
+      const p2 = reconciler.passes;
+      reconciler.trigger('test resync');
+      await until('another pass', () => reconciler.passes > p2);
+      expect(reporter.calls.map((c) => `${c.op} ${c.name} ${c.status.state}`)).toEqual(['status egress Applied', 'status pool Applied', 'clear pool NotSelected']);
+      expect(reporter.statuses.get('egress')).toBe(applied);
+      expect(applied?.lastTransitionTime).toEqual(expect.any(String));
+    } finally {
+      await reconciler.stop();
+      await new IprouteKernel({ protocol: 145, netns: node.name }).prune({ routes: [], rules: [] });
     }
   });
 
