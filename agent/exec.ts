@@ -11,7 +11,7 @@ export interface ExecResult {
 }
 
 /** Runs `cmd` with `args`; resolves with its exit code and output. */
-export function execProgram(cmd: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+export function execProgram(cmd: string, args: readonly string[], opts: { input?: string | Promise<string>; timeoutMs?: number } = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = execFile(cmd, [...args], { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve({ code: 0, stdout: String(stdout), stderr: String(stderr) });
@@ -21,7 +21,10 @@ export function execProgram(cmd: string, args: readonly string[], opts: { input?
       resolve({ code, stdout: String(stdout), stderr: String(stderr), ...(error ? { error } : {}) });
     });
     child.stdin?.on('error', () => undefined);
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    // A promised input lets a caller start the program before it knows what to send (the kernel adapter starts its
+    // writer while it reads the kernel).
+    if (typeof opts.input === 'string') child.stdin?.end(opts.input);
+    else if (opts.input) opts.input.then((text) => child.stdin?.end(text), () => child.stdin?.end());
     else child.stdin?.end();
   });
 }
