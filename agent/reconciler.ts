@@ -13,6 +13,11 @@ import type { AgentMetrics } from './metrics.js';
 import { OverrideGuard } from './override-guard.js';
 import type { ControlPlane, Reporter, RouteSource, SourceSnapshot } from './ports.js';
 import type { Prober } from './prober.js';
+import { eachLimited } from './concurrency.js';
+
+/** API writes (finalizers, status entries, events) in flight at once: enough to hide round trips, few enough that an
+ * API server under a thousand new Routes still answers everyone else. */
+const API_WRITES_IN_FLIGHT = 16;
 
 /** What the reconciler drives. */
 export interface ReconcilerProps {
@@ -172,7 +177,8 @@ export class Reconciler {
       this.lastPlan = p;
       for (const pr of snapshot.problems) log.warn('source problem', { subject: pr.subject, problem: pr.message });
       for (const pr of p.problems) log.warn('plan problem', { problem: pr });
-      for (const o of p.outcomes) if (o.state === 'Applied') await this.props.reporter.hold(o.name).catch((e: Error) => log.warn('hold failed', { route: o.name, error: e }));
+      const held = p.outcomes.filter((o) => o.state === 'Applied');
+      await eachLimited(held, API_WRITES_IN_FLIGHT, (o) => this.props.reporter.hold(o.name).catch((e: Error) => log.warn('hold failed', { route: o.name, error: e })));
       const report = await this.props.kernel.apply({ routes: p.routes, rules: p.rules });
       const sysctls = await this.props.sysctls.apply(p.sysctls);
       await this.report(p, report, sysctls, snapshot);
@@ -244,7 +250,9 @@ export class Reconciler {
     metrics?.routesApplied.set(p.routes.length - failedReplaces - report.conflicts.length);
 
     const generations = new Map(snapshot.routes.map((r) => [r.name, r.generation]));
-    for (const o of p.outcomes) {
+    // Routes report independently of one another (each its own status entry, events, finalizer): a thousand new
+    // Routes would otherwise wait on a thousand API round trips one after another.
+    await eachLimited(p.outcomes, API_WRITES_IN_FLIGHT, async (o) => {
       const errs = errorsByRoute.get(o.name);
       const status = this.status(snapshot.node.name, o, errs, generations.get(o.name));
       const key = JSON.stringify(status);
@@ -264,7 +272,7 @@ export class Reconciler {
       if (o.state === 'Removing' && failedDeletes === 0) {
         await reporter.release(o.name).catch((e: Error) => log.warn('release failed', { route: o.name, error: e }));
       }
-    }
+    });
     const names = new Set(p.outcomes.map((o) => o.name));
     for (const n of [...this.lastStatus.keys()]) if (!names.has(n)) this.lastStatus.delete(n);
   }
