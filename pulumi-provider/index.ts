@@ -16,4 +16,5 @@ export * from './digitalocean/doks-cluster.js';
 export * from './digitalocean/nat-gateway-egress.js';
 export * from './digitalocean/gateway-droplet-egress.js';
 export * from './digitalocean/egress-node-pool.js';
+export * from './digitalocean/egress-provider.js';
 export { ValidationError, type FieldError } from '../core/index.js';

@@ -1,10 +1,10 @@
 /**
- * A VPC, a DOKS cluster with DigitalOcean's managed routing agent, a NAT of either kind, and a StaticEgress that
- * sends every node's outbound traffic through it. `pulumi config set egress droplets` picks gateway Droplets.
+ * A VPC, a DOKS cluster with DigitalOcean's managed routing agent, a NAT of either kind (an EgressProvider, chosen
+ * like CDK's NatProvider), and a StaticEgress that sends every node's outbound traffic through it.
+ * `pulumi config set egress droplets` picks gateway Droplets.
  */
 import * as pulumi from '@pulumi/pulumi';
-import * as k8s from '@pulumi/kubernetes';
-import { DoksCluster, GatewayDropletEgress, NatGatewayEgress, StaticEgress } from '../../pulumi-provider/index.js'; // 'kroute/pulumi' in your own program
+import { addStaticEgress, DoksCluster, EgressProvider } from '../../pulumi-provider/index.js'; // 'kroute/pulumi' in your own program
 
 const config = new pulumi.Config();
 const region = 'fra1';
@@ -20,12 +20,9 @@ const cluster = new DoksCluster('doks', {
   nodePool: { name: 'default', size: 's-2vcpu-4gb', nodeCount: 2 },
 });
 
-const egress = config.get('egress') === 'droplets'
-  ? new GatewayDropletEgress('egress', { region, vpcUuid: cluster.vpcUuid, vpcRegion: cluster.region, vpcIpRange, count: 2 })
-  : new NatGatewayEgress('egress', { region, vpcUuid: cluster.vpcUuid, vpcRegion: cluster.region });
-
-const provider = new k8s.Provider('doks', { kubeconfig: cluster.kubeconfig });
-new StaticEgress('all-nodes', { gateways: egress.gatewayIps }, { provider, dependsOn: [cluster] });
+const nat = config.get('egress') === 'droplets' ? EgressProvider.gatewayDroplets({ count: 2 }) : EgressProvider.natGateway();
+// The gateways ('egress') in the cluster's VPC, and a StaticEgress ('egress-static-egress') for every node.
+const egress = addStaticEgress('egress', cluster, nat, { region, vpcIpRange });
 
 /** The IPs the internet sees: give these to the partners who allow-list you. */
 export const egressIps = egress.egressIps;
