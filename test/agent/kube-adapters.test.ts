@@ -6,6 +6,7 @@ import { KubeReporter } from '../../agent/kube/reporter.js';
 import { KubeRouteSource } from '../../agent/kube/source.js';
 import type { Clock } from '../../agent/kube/backoff.js';
 import type { InformerLike } from '../../agent/kube/informer.js';
+import { routeObj } from './kube-fixtures.js';
 
 /** A clock the test advances by hand; timers fire in order of due time. */
 class ManualClock implements Clock {
@@ -77,23 +78,6 @@ class ScriptedInformer implements InformerLike {
   }
 }
 
-/** A Route object as the API server would send it. */
-function routeObj(name: string, o: { uid?: string; generation?: number; deleting?: boolean; finalizers?: string[]; status?: unknown; spec?: unknown } = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'networking.doks.digitalocean.com/v1alpha1',
-    kind: 'Route',
-    metadata: {
-      name,
-      uid: o.uid ?? `uid-${name}`,
-      generation: o.generation ?? 1,
-      resourceVersion: '1',
-      ...(o.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
-      ...(o.finalizers ? { finalizers: o.finalizers } : {}),
-    },
-    spec: o.spec ?? { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.2'] },
-    ...(o.status ? { status: o.status } : {}),
-  };
-}
 
 /** A Node object with labels and a Ready condition. */
 function nodeObj(name: string, o: { labels?: Record<string, string>; ready?: 'True' | 'False' | 'Unknown'; since?: string } = {}): Record<string, unknown> {

@@ -5,25 +5,9 @@ import { decideEvent } from '../../agent/kube/events.js';
 import { holdApplyBody, isNodeFinalizer, nodeFinalizer, releaseApplyBody, removeFinalizersPatch, staleFinalizers } from '../../agent/kube/finalizers.js';
 import { readNode, readRoute, type RouteObject } from '../../agent/kube/objects.js';
 import { buildSnapshot, foldNodeEvent, foldRouteEvent, planRelevant, type CachedRoute } from '../../agent/kube/snapshot.js';
+import { routeObj } from './kube-fixtures.js';
 import { agentFieldManager, nodeEntryApplyBody, readyNodeNames, sameEntry, staleEntriesPatch, summarize, summaryApplyBody, summaryShown, summaryWriter } from '../../agent/kube/status.js';
 
-/** A Route object as the API server would send it. */
-export function routeObj(name: string, o: { uid?: string; generation?: number; deleting?: boolean; finalizers?: string[]; status?: unknown; spec?: unknown } = {}): Record<string, unknown> {
-  return {
-    apiVersion: 'networking.doks.digitalocean.com/v1alpha1',
-    kind: 'Route',
-    metadata: {
-      name,
-      uid: o.uid ?? `uid-${name}`,
-      generation: o.generation ?? 1,
-      resourceVersion: '1',
-      ...(o.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}),
-      ...(o.finalizers ? { finalizers: o.finalizers } : {}),
-    },
-    spec: o.spec ?? { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.2'] },
-    ...(o.status ? { status: o.status } : {}),
-  };
-}
 
 /** A Node object with labels and a Ready condition. */
 export function nodeObj(name: string, o: { labels?: Record<string, string>; ready?: 'True' | 'False' | 'Unknown'; since?: string } = {}): Record<string, unknown> {

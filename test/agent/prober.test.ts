@@ -7,6 +7,28 @@ import { Prober, pingProbe } from '../../agent/prober.js';
 import { silentLogger } from '../../agent/log.js';
 import { NetnsLab, type Netns } from '../net/netns.js';
 
+/** A fast prober pinging from `node`, with the gateway changes it reports and a wait for the next one. */
+function watchedProber(node: Netns) {
+  const changes: { gateway: string; up: boolean }[] = [];
+  let notify = () => undefined as void;
+  const prober = new Prober({
+    intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
+    probe: pingProbe(['ip', 'netns', 'exec', node.name]),
+    onChange: (_down, changed) => {
+      changes.push(...changed);
+      notify();
+    },
+  });
+  const next = (ms: number) => new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no gateway change within ${ms} ms; changes so far ${JSON.stringify(changes)}`)), ms);
+    notify = () => {
+      clearTimeout(t);
+      resolve();
+    };
+  });
+  return { prober, changes, next };
+}
+
 describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
   let lab: NetnsLab;
   let node: Netns;
@@ -35,23 +57,7 @@ describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
   });
 
   it('takes a gateway out when its link goes down and puts it back when it answers again', async () => {
-    const changes: { gateway: string; up: boolean }[] = [];
-    let notify = () => undefined as void;
-    const prober = new Prober({
-      intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
-      probe: pingProbe(['ip', 'netns', 'exec', node.name]),
-      onChange: (_down, changed) => {
-        changes.push(...changed);
-        notify();
-      },
-    });
-    const next = (ms: number) => new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no gateway change within ${ms} ms; changes so far ${JSON.stringify(changes)}`)), ms);
-      notify = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    const { prober, changes, next } = watchedProber(node);
     prober.setTargets(['10.114.0.10', '10.114.0.99']);
     try {
       // 10.114.0.99 does not exist: it goes down; 10.114.0.10 answers and stays up.
@@ -79,23 +85,7 @@ describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
   });
 
   it('takes out a gateway that answers pings but stopped forwarding, and puts it back when it forwards again', async () => {
-    const changes: { gateway: string; up: boolean }[] = [];
-    let notify = () => undefined as void;
-    const prober = new Prober({
-      intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
-      probe: pingProbe(['ip', 'netns', 'exec', node.name]),
-      onChange: (_down, changed) => {
-        changes.push(...changed);
-        notify();
-      },
-    });
-    const next = (ms: number) => new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no gateway change within ${ms} ms; changes so far ${JSON.stringify(changes)}`)), ms);
-      notify = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    const { prober, changes, next } = watchedProber(node);
     prober.setTargets([{ gateway: '10.114.0.10', forward: { target: '198.18.0.2', mark: FORWARD_PROBE.markBase } }]);
     try {
       prober.start();
