@@ -9,7 +9,7 @@ const coreRestrictions = {
 };
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'dist/**', 'node_modules/**', 'coverage/**', '**/node_modules/**', 'pulumi-provider/plugin/**'] },
+  { ignores: ['lib/**', '*/lib/**', '.cache/**', 'dist/**', 'node_modules/**', 'coverage/**', '**/node_modules/**', 'pulumi-provider/plugin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -20,6 +20,7 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
   },
+  { files: ['scripts/**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   { files: ['core/**/*.ts'], rules: { 'no-restricted-imports': ['error', coreRestrictions] } },
   {
     files: ['constructs/**/*.ts'],

@@ -4,3 +4,16 @@ export * from './route.js';
 export * from './routing-agent.js';
 export * from './static-egress.js';
 export { ValidationError, type FieldError } from '../core/index.js';
+export {
+  AgentLogLevel,
+  ImagePullPolicy,
+  OverrideFailMode,
+  SelectorOperator,
+  type AgentImageArgs,
+  type AgentManifestArgs,
+  type AgentResourcesArgs,
+  type AgentSettings,
+  type NodeSelectorArgs,
+  type NodeSelectorRequirementArgs,
+  type NodeSelectorTermArgs,
+} from '../core/face-props.js';

@@ -3,6 +3,7 @@ import { Names, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { canonicalSpec, routeObject, ValidationError, validateRoute } from '../core/index.js';
 import { manifestObject } from './cluster-scoped.js';
+import { coreSelector } from '../core/face-props.js';
 import type { NodeSelector } from './node-selector.js';
 
 /** Props of a Route. */
@@ -34,7 +35,7 @@ export class Route extends Construct {
       {
         destinations: props.destinations,
         gateways: props.gateways,
-        ...(props.nodeSelector ? { nodeSelector: props.nodeSelector.spec } : {}),
+        ...(props.nodeSelector ? { nodeSelector: coreSelector(props.nodeSelector.spec) } : {}),
       },
       props.labels ? { labels: props.labels } : {},
     );

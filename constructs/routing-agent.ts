@@ -1,19 +1,17 @@
 /** The `RoutingAgent` construct: kroute's bundled agent (CRD, RBAC, DaemonSet), or nothing on DOKS's managed agent. */
 import type { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import {
-  agentManifests,
-  resolveAgentManifestOptions,
-  routeCrd,
-  ValidationError,
-  type AgentManifestOptions,
-} from '../core/index.js';
+import { agentManifests, routeCrd, ValidationError } from '../core/index.js';
+import { resolveAgentManifestArgs, type AgentManifestArgs } from '../core/face-props.js';
 import { manifestObject } from './cluster-scoped.js';
 import { Route, type RouteProps } from './route.js';
 import { StaticEgress, type StaticEgressProps } from './static-egress.js';
 
-/** Props of a RoutingAgent. Every agent knob (image, namespace, probe interval, table 135, rule 15135, ...) is typed and defaulted in the core. */
-export interface RoutingAgentProps extends AgentManifestOptions {
+/**
+ * Props of a RoutingAgent. Every agent knob (image, namespace, probe interval, table 135, rule 15135, ...) is typed
+ * and defaulted in the core; the same flat props as the Pulumi component's args (core/face-props.ts).
+ */
+export interface RoutingAgentProps extends AgentManifestArgs {
   /**
    * DOKS with DigitalOcean's managed routing agent enabled: DigitalOcean runs the agent and ships the CRD, so only
    * Route objects are emitted. Installing kroute's CRD and agent beside it would collide with DigitalOcean's.
@@ -39,7 +37,7 @@ export class RoutingAgent extends Construct {
   constructor(scope: Construct, id: string, props: RoutingAgentProps = {}) {
     super(scope, id);
     this.managed = props.managed ?? false;
-    const r = resolveAgentManifestOptions(props, 'props');
+    const r = resolveAgentManifestArgs(props, 'props');
     if (!r.ok) throw new ValidationError(`RoutingAgent "${this.node.path}"`, r.errors);
     if (this.managed) return;
     if (props.installCrd ?? true) {

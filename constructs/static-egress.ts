@@ -3,9 +3,10 @@ import { Names, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { EgressScope, staticEgressRoute, ValidationError } from '../core/index.js';
 import { manifestObject } from './cluster-scoped.js';
+import { coreSelector } from '../core/face-props.js';
 import type { NodeSelector } from './node-selector.js';
 
-export { EgressScope };
+export { EgressScope } from '../core/index.js';
 
 /** Props of a StaticEgress; the same presets as the Pulumi component's cluster half. */
 export interface StaticEgressProps {
@@ -40,7 +41,7 @@ export class StaticEgress extends Construct {
         ...(props.destinations ? { destinations: props.destinations } : {}),
         ...(props.scope ? { scope: props.scope } : {}),
         ...(props.nodePools ? { nodePools: props.nodePools } : {}),
-        ...(props.nodeSelector ? { nodeSelector: props.nodeSelector.spec } : {}),
+        ...(props.nodeSelector ? { nodeSelector: coreSelector(props.nodeSelector.spec) } : {}),
       });
     } catch (e) {
       if (e instanceof ValidationError) throw new ValidationError(`StaticEgress "${this.node.path}"`, e.errors);

@@ -27,7 +27,12 @@ export function formatFieldError(e: FieldError): string {
   return e.value === undefined ? `${e.field}: ${e.detail}` : `${e.field}: ${JSON.stringify(e.value)} ${e.detail}`;
 }
 
-/** Thrown by the faces (constructs, components) when input is invalid; carries every error of the object. */
+/**
+ * Thrown by the faces (constructs, components) when input is invalid; carries every error of the object.
+ * Not part of the jsii API (a subclass of Error is not a jsii type): Python, Java and Go get the same message in
+ * their own error type.
+ * @jsii ignore
+ */
 export class ValidationError extends Error {
   constructor(
     readonly subject: string,

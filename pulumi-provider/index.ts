@@ -1,7 +1,8 @@
 /**
- * kroute's Pulumi components (`kroute/pulumi`): the cluster half (RoutingAgent, Route, StaticEgress), built from
- * the same core objects as the cdk8s constructs, and the DigitalOcean half (DoksCluster, NatGatewayEgress,
- * GatewayDropletEgress, EgressNodePool). See docs/pulumi.md and docs/egress-patterns.md.
+ * kroute's Pulumi components (`kroute-pulumi`): the cluster half (RoutingAgent, Route, StaticEgress), built from
+ * the same core objects as the cdk8s constructs; it needs only @pulumi/pulumi and @pulumi/kubernetes. The
+ * DigitalOcean half (DoksCluster, NatGatewayEgress, GatewayDropletEgress, EgressNodePool, EgressProvider) is
+ * `kroute-pulumi/digitalocean` (digitalocean/index.ts). See docs/pulumi.md and docs/egress-patterns.md.
  */
 export * from './agent-args.js';
 export * from './errors.js';
@@ -9,12 +10,4 @@ export * from './selectors.js';
 export * from './route.js';
 export * from './routing-agent.js';
 export * from './static-egress.js';
-export * from './digitalocean/checks.js';
-export * from './digitalocean/node-pool.js';
-export * from './digitalocean/gateway-cloud-init.js';
-export * from './digitalocean/doks-cluster.js';
-export * from './digitalocean/nat-gateway-egress.js';
-export * from './digitalocean/gateway-droplet-egress.js';
-export * from './digitalocean/egress-node-pool.js';
-export * from './digitalocean/egress-provider.js';
 export { ValidationError, type FieldError } from '../core/index.js';

@@ -6,13 +6,12 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   agentManifests,
   AGENT_OPTIONS,
-  resolveAgentManifestOptions,
   ROUTE_GROUP,
   ROUTE_PLURAL,
   routeCrd,
   type Manifest,
 } from '../core/index.js';
-import { agentManifestOptions, type AgentManifestArgs } from './agent-args.js';
+import { resolveAgentManifestArgs, type AgentManifestArgs } from './agent-args.js';
 import { failOn } from './errors.js';
 import { manifestResource } from './kubernetes-objects.js';
 
@@ -34,7 +33,7 @@ export interface RoutingAgentArgs extends AgentManifestArgs {
 
 /** The core's manifests for these args, in apply order (CRD first); empty in managed mode. Throws on bad args. */
 export function routingAgentManifests(args: RoutingAgentArgs, subject: string, resource?: pulumi.Resource): Manifest[] {
-  const r = resolveAgentManifestOptions(agentManifestOptions(args), 'args');
+  const r = resolveAgentManifestArgs(args, 'args');
   if (!r.ok) failOn(subject, r.errors, resource);
   if (!r.ok || (args.managed ?? false)) return [];
   const crd = (args.installCrd ?? true) ? [routeCrd({ celValidation: args.celValidation ?? true })] : [];

@@ -1,57 +1,19 @@
 /**
  * Node selectors as Pulumi args. The core's types use literal unions and readonly arrays, which Pulumi's
- * multi-language schema cannot express; these mirror them with a string enum and plain arrays, and the
- * `NodeSelectors` factories build them from the core's own selector helpers.
+ * multi-language schema cannot express; the flat mirrors (a string enum, plain arrays) live in core/face-props.ts,
+ * shared with the cdk8s face, and the `NodeSelectors` factories build them from the core's own selector helpers.
  */
-import {
-  labelsSelector,
-  nodeNamesSelector,
-  nodePoolSelector,
-  notNodePoolSelector,
-  type NodeSelector as CoreNodeSelector,
-} from '../core/index.js';
+import { labelsSelector, nodeNamesSelector, nodePoolSelector, notNodePoolSelector } from '../core/index.js';
+import { selectorArgs, type NodeSelectorArgs } from '../core/face-props.js';
 
-/** Operator of a node-selector requirement (the four DigitalOcean's Route documents). */
-export enum SelectorOperator {
-  IN = 'In',
-  NOT_IN = 'NotIn',
-  EXISTS = 'Exists',
-  DOES_NOT_EXIST = 'DoesNotExist',
-}
-
-/** core/v1 NodeSelectorRequirement. */
-export interface NodeSelectorRequirementArgs {
-  /** Label key, or `metadata.name` in `matchFields`. */
-  readonly key: string;
-  /** How the key's value is compared with `values`. */
-  readonly operator: SelectorOperator;
-  /** Values for In and NotIn; empty for Exists and DoesNotExist. @default [] */
-  readonly values?: string[];
-}
-
-/** core/v1 NodeSelectorTerm: its requirements are ANDed. */
-export interface NodeSelectorTermArgs {
-  /** Requirements on node labels. @default [] */
-  readonly matchExpressions?: NodeSelectorRequirementArgs[];
-  /** Requirements on node fields (only `metadata.name`). @default [] */
-  readonly matchFields?: NodeSelectorRequirementArgs[];
-}
-
-/** core/v1 NodeSelector: its terms are ORed. */
-export interface NodeSelectorArgs {
-  /** The terms; a node is selected when any term matches. */
-  readonly nodeSelectorTerms: NodeSelectorTermArgs[];
-}
-
-/** The core's selector as Pulumi args (same JSON). */
-export function selectorArgs(s: CoreNodeSelector): NodeSelectorArgs {
-  return JSON.parse(JSON.stringify(s)) as NodeSelectorArgs;
-}
-
-/** Pulumi args back to the core's selector (same JSON). */
-export function coreSelector(s: NodeSelectorArgs): CoreNodeSelector {
-  return JSON.parse(JSON.stringify(s)) as CoreNodeSelector;
-}
+export {
+  coreSelector,
+  SelectorOperator,
+  selectorArgs,
+  type NodeSelectorArgs,
+  type NodeSelectorRequirementArgs,
+  type NodeSelectorTermArgs,
+} from '../core/face-props.js';
 
 /** Ready-made node selectors, the same as the cdk8s face's `NodeSelector` factories. */
 export class NodeSelectors {

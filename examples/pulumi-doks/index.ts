@@ -4,7 +4,7 @@
  * `pulumi config set egress droplets` picks gateway Droplets.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { addStaticEgress, DoksCluster, EgressProvider } from '../../pulumi-provider/index.js'; // 'kroute/pulumi' in your own program
+import { addStaticEgress, DoksCluster, EgressProvider } from '../../pulumi-provider/digitalocean/index.js'; // 'kroute-pulumi/digitalocean' in your own program
 
 const config = new pulumi.Config();
 const region = 'fra1';

@@ -2,7 +2,7 @@
  * Any cluster (the current kubeconfig context): kroute's bundled agent, a Route to a VPN range, and a static egress
  * for the nodes of one pool through two gateways (ECMP).
  */
-import { EgressScope, NodeSelectors, Route, RoutingAgent, StaticEgress } from '../../pulumi-provider/index.js'; // 'kroute/pulumi' in your own program
+import { EgressScope, NodeSelectors, Route, RoutingAgent, StaticEgress } from '../../pulumi-provider/index.js'; // 'kroute-pulumi' in your own program
 
 const agent = new RoutingAgent('kroute', { agent: { probeIntervalSeconds: 2 } });
 

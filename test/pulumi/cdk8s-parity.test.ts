@@ -19,7 +19,7 @@ const chart = () => new Chart(Testing.app(), 'test', { namespace: 'apps' });
 describe('the same objects from both faces', () => {
   it('RoutingAgent: CRD, RBAC and DaemonSet', async () => {
     const c = chart();
-    new cdk.RoutingAgent(c, 'agent', { namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: 'open' }, maxUnavailable: '1' });
+    new cdk.RoutingAgent(c, 'agent', { namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: cdk.OverrideFailMode.OPEN }, maxUnavailable: '1' });
     new kroute.RoutingAgent('agent', { namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: kroute.OverrideFailMode.OPEN }, maxUnavailable: '1' });
     await cloud.settle();
     expect(registered()).toEqual(Testing.synth(c));

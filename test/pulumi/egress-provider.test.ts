@@ -8,7 +8,7 @@ import { FakeCloud, registeredUrns, valueOf } from './harness.js';
 
 const cloud = new FakeCloud();
 await pulumi.runtime.setMocks(cloud, 'kroute', 'test', false);
-const kroute = await import('../../pulumi-provider/index.js');
+const kroute = await import('../../pulumi-provider/digitalocean/index.js');
 const core = await import('../../core/index.js');
 
 const custom = () => cloud.resources.filter((r) => r.custom);

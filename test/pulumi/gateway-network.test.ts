@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCommand, NetnsLab, type Netns } from '../net/netns.js';
-import { gatewayNetworkScript } from '../../pulumi-provider/index.js';
+import { gatewayNetworkScript } from '../../pulumi-provider/digitalocean/index.js';
 import { buildEgressTopology, connectFromNode, gatewayAddresses, VPC_RANGE, type EgressTopology } from './egress-topology.js';
 
 const script = gatewayNetworkScript({ vpcIpRange: VPC_RANGE });
