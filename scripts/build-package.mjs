@@ -36,7 +36,7 @@ function sources(dir) {
  * jsii takes the package a source file belongs to from the nearest package.json, so core/ (its own package,
  * kroute-core) cannot be compiled into kroute-cdk8s in place: stage constructs/*.ts and core/**\/*.ts, the
  * package.json, README and LICENSE under .cache/jsii/kroute-cdk8s, compile there (skipped when nothing changed)
- * and copy lib/ and .jsii back. jsii-pacmak packs from the same folder (test/packaging/package-cli.ts).
+ * and copy lib/ and .jsii back. jsii-pacmak packs from the same folder (scripts/package.mjs).
  */
 function jsii() {
   const pkgDir = process.cwd();
@@ -60,6 +60,9 @@ function jsii() {
     delete pkg.type; // jsii's output is CommonJS
     delete pkg.scripts;
     pkg.jsii.outdir = join(root, 'dist', 'packages');
+    // jsii wants non-jsii dependencies bundled, and jsii-pacmak puts the bundle inside the wheel (the npm tarball
+    // itself declares them as plain dependencies).
+    pkg.bundledDependencies = Object.keys(pkg.dependencies ?? {});
     writeFileSync(join(JSII_STAGE, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
     const tsconfig = JSON.parse(readFileSync(join(pkgDir, 'tsconfig.jsii.json'), 'utf8'));
     tsconfig.compilerOptions.rootDir = '.';
@@ -67,8 +70,7 @@ function jsii() {
     writeFileSync(join(JSII_STAGE, 'tsconfig.jsii.json'), JSON.stringify(tsconfig, null, 2) + '\n');
     cpSync(join(pkgDir, 'README.md'), join(JSII_STAGE, 'README.md'));
     cpSync(join(root, 'LICENSE'), join(JSII_STAGE, 'LICENSE'));
-    // Non-jsii dependencies travel inside the package (bundledDependencies), for npm and for jsii-pacmak.
-    for (const dep of pkg.bundledDependencies ?? []) cpSync(join(root, 'node_modules', dep), join(JSII_STAGE, 'node_modules', dep), { recursive: true, dereference: true });
+    for (const dep of pkg.bundledDependencies) cpSync(join(root, 'node_modules', dep), join(JSII_STAGE, 'node_modules', dep), { recursive: true, dereference: true });
     run('jsii', ['--silence-warnings=reserved-word'], JSII_STAGE);
     writeFileSync(stamp, key);
   }
