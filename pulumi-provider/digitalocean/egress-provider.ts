@@ -2,7 +2,7 @@
  * The DigitalOcean NAT strategies as provider objects, chosen the way AWS CDK's `ec2.NatProvider.gateway()` /
  * `NatProvider.instanceV2()` are: `EgressProvider.natGateway()` or `EgressProvider.gatewayDroplets()`. TypeScript
  * only: the multi-language provider cannot carry classes in args, so other languages use the components
- * (NatGatewayEgress, GatewayDropletEgress) directly. Nothing here is listed in plugin/host.ts's COMPONENTS, so
+ * (NatGatewayEgress, GatewayDropletEgress) directly. Nothing here is listed in plugin/index.ts's COMPONENTS, so
  * Pulumi's schema analyzer never reads it. Cost and availability: docs/egress-patterns.md.
  */
 import * as pulumi from '@pulumi/pulumi';

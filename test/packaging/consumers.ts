@@ -165,5 +165,10 @@ export const ESM_TSCONFIG = {
   files: ['index.ts'],
 };
 
+/** A Pulumi user's registry dependencies (TypeScript program): what `pulumi new typescript` and kubernetes add. */
+export const PULUMI_DEPS = ['@pulumi/pulumi@^3.140.0', '@pulumi/kubernetes@^4.18.0', 'typescript@~5.9.3', '@types/node@^20'];
+/** A DigitalOcean Pulumi user's: the same and @pulumi/digitalocean. */
+export const PULUMI_DO_DEPS = [...PULUMI_DEPS, '@pulumi/digitalocean@^4.55.0'];
+
 /** JSON for a file. */
 export const json = (o: unknown): string => JSON.stringify(o, null, 2) + '\n';

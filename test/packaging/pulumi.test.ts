@@ -5,7 +5,7 @@
  * (no engine: Pulumi's own engine runs in test/pulumi-engine) on Node 20 and 22. Then a DigitalOcean user's
  * project, which adds @pulumi/digitalocean and imports kroute-pulumi/digitalocean.
  */
-import { consumer, ESM_TSCONFIG, json, nodeBinaries, packedTarballs, PULUMI_NEW_TSCONFIG, type Consumer } from './consumers.js';
+import { consumer, ESM_TSCONFIG, json, nodeBinaries, packedTarballs, PULUMI_DEPS, PULUMI_DO_DEPS, PULUMI_NEW_TSCONFIG, type Consumer } from './consumers.js';
 
 /** Registers Pulumi's mocks before the program creates anything; records each resource. */
 const MOCKS = `import * as pulumi from '@pulumi/pulumi';
@@ -53,13 +53,11 @@ const FILES = {
   'esm/mocks.ts': MOCKS,
 };
 
-const PULUMI = ['@pulumi/pulumi@^3.140.0', '@pulumi/kubernetes@^4.18.0', 'typescript@~5.9.3', '@types/node@^20'];
-
 let project: Consumer;
 
 beforeAll(async () => {
   const t = await packedTarballs();
-  project = await consumer('pulumi-user', [t['kroute-pulumi']], PULUMI, FILES);
+  project = await consumer('pulumi-user', [t['kroute-pulumi']], PULUMI_DEPS, FILES);
 }, 600_000);
 
 describe('kroute-pulumi from its tarball, in a user\'s project without DigitalOcean', () => {
@@ -107,7 +105,7 @@ describe('kroute-pulumi from its tarball, in a user\'s project without DigitalOc
 describe('kroute-pulumi/digitalocean, in a DigitalOcean user\'s project', () => {
   it('imports the DigitalOcean patterns and the cluster half from one entry, CommonJS and ESM', async () => {
     const t = await packedTarballs();
-    const doProject = await consumer('pulumi-do-user', [t['kroute-pulumi']], [...PULUMI, '@pulumi/digitalocean@^4.55.0'], {});
+    const doProject = await consumer('pulumi-do-user', [t['kroute-pulumi']], PULUMI_DO_DEPS, {});
     const cjs = await doProject.must(process.execPath, ['-e', "const k = require('kroute-pulumi/digitalocean'); console.log([k.DoksCluster, k.NatGatewayEgress, k.GatewayDropletEgress, k.EgressNodePool, k.RoutingAgent].map((c) => typeof c).join())"]);
     expect(cjs.trim()).toBe('function,function,function,function,function');
     const esm = await doProject.must(process.execPath, ['--input-type=module', '-e', "import { DoksCluster, StaticEgress } from 'kroute-pulumi/digitalocean'; console.log(typeof DoksCluster, typeof StaticEgress)"]);

@@ -20,7 +20,7 @@ let compiled: Promise<void> | undefined;
 export function compile(): Promise<void> {
   compiled ??= (async () => {
     mkdirSync(OUT, { recursive: true });
-    await must(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'pulumi-provider', 'plugin', 'tsconfig.json'), '--outDir', OUT]);
+    await must(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'test', 'pulumi', 'compiled.tsconfig.json'), '--outDir', OUT]);
     // node_modules is a package-scope boundary: say that these files are ES modules.
     writeFileSync(join(OUT, 'package.json'), '{"type":"module"}\n');
   })();

@@ -20,7 +20,7 @@ const failures = [];
 process.on('unhandledRejection', (e) => failures.push(e));
 // FAKE cloud: every resource is accepted as given.
 await pulumi.runtime.setMocks({ newResource: (a) => ({ id: a.name + '-id', state: a.inputs }), call: (a) => a.inputs }, 'kroute', 'test', false);
-const kroute = await import('./pulumi-provider/index.js');
+const kroute = await import('./pulumi-provider/digitalocean/index.js');
 const components = {
   late: new kroute.Route('late', { destinations: ['0.0.0.0/0'], gateways: [pulumi.output('10.114.0.999')] }),
   nat: new kroute.NatGatewayEgress('nat', { region: 'fra1', vpcUuid: pulumi.output('vpc-1'), vpcRegion: pulumi.output('nyc3') }),

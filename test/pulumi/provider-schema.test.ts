@@ -1,14 +1,16 @@
 /**
- * The multi-language component provider, started as a process the way Pulumi's engine starts a plugin, asked for
- * its schema over gRPC (GetSchema) with the protos that ship in @pulumi/pulumi. The Pulumi CLI and engine are not
- * available here (docs/pulumi.md); this is the same call `pulumi package add` makes to generate an SDK.
+ * The multi-language component provider from the packed kroute-pulumi package, installed in a DigitalOcean user's
+ * project, started by Pulumi's own plugin runner as the engine starts a `runtime: nodejs` plugin
+ * (`node node_modules/@pulumi/pulumi/cmd/run-plugin node_modules/kroute-pulumi/plugin`), and as an executable
+ * wrapper would start it (`node .../plugin/index.js`); each asked for its schema over gRPC (GetSchema) with the
+ * protos that ship in @pulumi/pulumi, the call `pulumi package add` makes to generate an SDK.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
-import { compile, ROOT, startScript } from './compiled.js';
+import { consumer, packedTarballs, PULUMI_DO_DEPS } from '../packaging/consumers.js';
 
 interface Property {
   type?: string;
@@ -31,8 +33,9 @@ interface Schema {
   types: Record<string, { type: string; enum?: Array<{ name?: string; value: string }>; properties?: Record<string, Property> }>;
 }
 
-let provider: ChildProcess | undefined;
+const providers: ChildProcess[] = [];
 let schema: Schema;
+let wrapperSchema: Schema;
 
 function firstLine(p: ChildProcess, deadlineMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -52,28 +55,44 @@ function firstLine(p: ChildProcess, deadlineMs: number): Promise<string> {
   });
 }
 
-beforeAll(async () => {
-  await compile();
-  provider = startScript('serve-provider.mjs', "import { serve } from './pulumi-provider/plugin/host.js';\nawait serve(process.argv[2]);\n", [
-    join(ROOT, 'pulumi-provider', 'plugin'),
-  ]);
-  const port = await firstLine(provider, 60_000);
+/** Starts the provider, waits for the port it prints, asks it for its schema. */
+async function schemaOf(cwd: string, args: readonly string[]): Promise<Schema> {
+  const p = spawn(process.execPath, [...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  providers.push(p);
+  const port = await firstLine(p, 60_000);
   expect(port).toMatch(/^[0-9]+$/);
   const client = new providerGrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const reply = await new Promise<string>((resolve, reject) =>
     client.getSchema(new providerPb.GetSchemaRequest().setVersion(0), (e, r) => (e || !r ? reject(e ?? new Error('no reply')) : resolve(r.getSchema()))),
   );
   client.close();
-  schema = JSON.parse(reply) as Schema;
-}, 120_000);
+  return JSON.parse(reply) as Schema;
+}
+
+beforeAll(async () => {
+  const t = await packedTarballs();
+  const user = await consumer(
+    'pulumi-do-user',
+    [t['kroute-pulumi']],
+    PULUMI_DO_DEPS,
+    {},
+  );
+  const plugin = join('node_modules', 'kroute-pulumi', 'plugin');
+  schema = await schemaOf(user.dir, [join('node_modules', '@pulumi', 'pulumi', 'cmd', 'run-plugin'), plugin]);
+  wrapperSchema = await schemaOf(user.dir, [join(plugin, 'index.js')]);
+}, 900_000);
 
 afterAll(() => {
-  provider?.kill('SIGTERM');
+  for (const p of providers) p.kill('SIGTERM');
 });
 
 const COMPONENTS = ['RoutingAgent', 'Route', 'StaticEgress', 'DoksCluster', 'NatGatewayEgress', 'GatewayDropletEgress', 'EgressNodePool'];
 
 describe('multi-language component provider (GetSchema over gRPC)', () => {
+  it('starts the same provider from an executable wrapper (node plugin/index.js)', () => {
+    expect(wrapperSchema).toEqual(schema);
+  });
+
   it('serves every component under the kroute package', () => {
     expect(schema.name).toBe('kroute');
     expect(Object.keys(schema.resources).sort()).toEqual(COMPONENTS.map((c) => `kroute:index:${c}`).sort());
