@@ -26,7 +26,7 @@ function reachablePackages(entry: string): Set<string> {
     if (seen.has(file)) return;
     seen.add(file);
     const src = readFileSync(file, 'utf8');
-    for (const m of src.matchAll(/(?:require\(\s*|from\s*|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)) {
+    for (const m of src.matchAll(/(?<![\w.$'"])(?:require\(\s*|from\s*|import\s*\(\s*|import\s+)['"]([^'"\s,()]+)['"]/g)) {
       const spec = m[1];
       if (spec.startsWith('.')) {
         const p = resolve(dirname(file), spec);
