@@ -46,13 +46,16 @@ export async function listDir(dir: string): Promise<string[]> {
   }
 }
 
-/** The production dependency tree exactly as installed (`npm ls --omit=dev`), relative paths, root excluded. */
+/**
+ * The agent workspace's production dependency tree exactly as installed (`npm ls -w agent --omit=dev`), relative
+ * paths, the workspace links themselves excluded (the other faces' peers, cdk8s and @pulumi, are not the agent's).
+ */
 async function productionPackages(repo: string): Promise<string[]> {
-  const out = await mustRun('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: repo });
+  const out = await mustRun('npm', ['ls', '--workspace', 'agent', '--omit=dev', '--all', '--parseable'], { cwd: repo });
   return out
     .split('\n')
     .map((p) => relative(repo, p.trim()))
-    .filter((p) => p.startsWith('node_modules/'))
+    .filter((p) => p.startsWith('node_modules/') && !/^node_modules\/kroute-[a-z]+$/.test(p))
     // Type declarations only: never loaded.
     .filter((p) => !/(^|\/)node_modules\/@types\//.test(p))
     .sort();

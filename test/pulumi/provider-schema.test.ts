@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import providerGrpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
+import { AGENT_OPTIONS } from '../../core/index.js';
+import { PER_NODE_OPTIONS } from '../../core/face-props.js';
 import { consumer, packedTarballs, PULUMI_DO_DEPS } from '../packaging/consumers.js';
 
 interface Property {
@@ -115,6 +117,11 @@ describe('multi-language component provider (GetSchema over gRPC)', () => {
     expect(Object.keys(schema.resources['kroute:index:DoksCluster']?.properties ?? {}).sort()).toEqual(
       ['clusterId', 'kubeconfig', 'managedRoutingAgent', 'region', 'vpcUuid'],
     );
+  });
+
+  it('types the agent settings as the cdk8s props: one property per DaemonSet-safe agent option', () => {
+    const safe = Object.keys(AGENT_OPTIONS).filter((k) => !(PER_NODE_OPTIONS as readonly string[]).includes(k));
+    expect(Object.keys(schema.types['kroute:index:AgentSettings']?.properties ?? {}).sort()).toEqual(safe.sort());
   });
 
   it('exposes the DigitalOcean strategies\' gateway and egress IPs as outputs', () => {
