@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { mustRun } from '../image/podman.js';
-import { PACKAGES, ROOT } from './consumers.js';
+import { consumer, PACKAGES, ROOT, WORK } from './consumers.js';
 
 interface Pkg {
   name: string;
@@ -87,6 +87,21 @@ describe('package layout', () => {
     expect(digitalocean).toContain('@pulumi/digitalocean');
     expect([...reachablePackages(entry('core'))]).toEqual(['ipaddr.js']);
   });
+
+  it('serves the faces from the top-level package too, which is what a git dependency installs (prepare builds it)', async () => {
+    const dir = join(WORK, 'top-level-tarball');
+    await mustRun('rm', ['-rf', dir]);
+    await mustRun('mkdir', ['-p', dir]);
+    const out = await mustRun('npm', ['pack', '--pack-destination', dir, '--json', '--silent', '--ignore-scripts'], { cwd: ROOT });
+    const [packed] = JSON.parse(out) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const files = packed.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'constructs/lib/constructs/index.js', 'pulumi-provider/lib/pulumi-provider/digitalocean/index.js', 'core/lib/index.js']));
+    expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    const user = await consumer('git-user', [join(dir, packed.filename)], ['cdk8s@^2.68.0', 'constructs@^10.3.0'], {});
+    const r = await user.must(process.execPath, ['-e', "const k = require('kroute/cdk8s'); const { App, Chart } = require('cdk8s'); const c = new Chart(new App(), 'c'); new k.Route(c, 'r', { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.3'] }); console.log(c.toJson()[0].kind)"]);
+    expect(r.trim()).toBe('Route');
+    expect(await user.installed()).not.toContain('@kubernetes/client-node');
+  }, 600_000);
 
   it('puts the jsii assembly and the Pulumi plugin in the packages', () => {
     const jsii = JSON.parse(readFileSync(join(ROOT, 'constructs', '.jsii'), 'utf8')) as { name: string; types: Record<string, unknown> };
