@@ -137,11 +137,12 @@ describe('issue 12 on a real kernel (agent process, root, network namespaces)', 
     await until('10.70.0.0/16 via .3', 10_000, async () => ((await ownedRoute(topo.node, '10.70.0.0/16'))?.gateways.join() === GW3 ? true : undefined));
     writeRoutes(dir, 'a.yaml', routeYaml('a-taker', ['10.70.0.0/16'], ['10.99.0.1']));
     const taker = await agent.waitForLog(statusOf('a-taker'), 10_000, 'a-taker status');
-    expect(taker).toMatchObject({ state: 'Failed', reason: 'GatewayNotOnLink' });
-    expect(taker.message).toMatch(/gateway 10\.99\.0\.1 is not on a network this node is connected to/);
+    expect((await ownedRoute(topo.node, '10.70.0.0/16'))?.gateways).toEqual([GW3]);
     rmSync(join(dir, 'b.yaml'));
     await until('10.70.0.0/16 gone with its Route', 10_000, async () => ((await ownedRoute(topo.node, '10.70.0.0/16')) ? undefined : true));
     expect(await routeGet(topo.node, '10.70.0.1')).toMatch(ORIGINAL);
+    expect(taker).toMatchObject({ state: 'Failed', reason: 'GatewayNotOnLink' });
+    expect(taker.message).toMatch(/gateway 10\.99\.0\.1 is not on a network this node is connected to/);
   });
 
   it('case 4: an override moved to an off-link gateway withdraws the previous /1 pair and is not reported confirmed', async () => {
