@@ -246,6 +246,99 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
   };
 }
 
+/** The user-info key a Pod-bound ServiceAccount token carries its node's name under (Kubernetes 1.30+). */
+export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
+/** Suffix of the per-node finalizers (agent/kube/finalizers.ts: `<node>.nodes.kroute.dev/routes`). */
+export const NODE_FINALIZER_SUFFIX = '.nodes.kroute.dev/routes';
+
+/** The name of the node-restriction ValidatingAdmissionPolicy and its binding. */
+export function nodeRestrictionPolicyName(r: ResolvedAgentManifestOptions): string {
+  return `${r.name}-node-restriction`;
+}
+
+/**
+ * What RBAC cannot say (it has no fields): the agent's `patch` on routes exists for its own finalizer, and its
+ * `patch` on routes/status for its own entry. This policy holds that line per node, as NodeRestriction does for
+ * kubelets, from the node name a DaemonSet Pod's projected token carries (`authentication.kubernetes.io/node-name`,
+ * Kubernetes 1.30+; GA in 1.32). For the agent's ServiceAccount only:
+ * - the token must be bound to a Pod on a node;
+ * - spec, labels, annotations and owner references never change;
+ * - the only finalizer added or removed is `<its node>.nodes.kroute.dev/routes`; on a Route already being deleted it
+ *   may also remove other nodes' kroute finalizers (dead nodes' cleanup: it can only let a deletion finish sooner);
+ * - in status.nodes only its own node's entry changes. The summary fields (appliedNodes, selectedNodes,
+ *   conditions) are nobody's entry and stay writable. See docs/security.md.
+ */
+export function agentNodeRestrictionPolicy(r: ResolvedAgentManifestOptions): Manifest {
+  const user = `system:serviceaccount:${r.namespace}:${r.name}`;
+  const same = (field: string) =>
+    `has(object.metadata.${field}) == has(oldObject.metadata.${field}) && (!has(object.metadata.${field}) || object.metadata.${field} == oldObject.metadata.${field})`;
+  const others = (o: string) => `has(${o}.status) && has(${o}.status.nodes) ? ${o}.status.nodes.filter(e, e.nodeName != variables.nodeName) : []`;
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: meta(r, 'agent', false, nodeRestrictionPolicyName(r)),
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [ROUTE_GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: [ROUTE_PLURAL, `${ROUTE_PLURAL}/status`] }],
+      },
+      matchConditions: [{ name: 'kroute-agent', expression: `request.userInfo.username == '${user}'` }],
+      variables: [
+        {
+          name: 'nodeName',
+          expression: `'${NODE_NAME_EXTRA}' in request.userInfo.extra && size(request.userInfo.extra['${NODE_NAME_EXTRA}']) == 1 ? request.userInfo.extra['${NODE_NAME_EXTRA}'][0] : ''`,
+        },
+        { name: 'finalizer', expression: `variables.nodeName + '${NODE_FINALIZER_SUFFIX}'` },
+        { name: 'oldFinalizers', expression: 'oldObject != null && has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : []' },
+        { name: 'newFinalizers', expression: 'object != null && has(object.metadata.finalizers) ? object.metadata.finalizers : []' },
+      ],
+      validations: [
+        {
+          expression: "variables.nodeName != ''",
+          message: `the kroute agent's token must be bound to a Pod on a node (user info ${NODE_NAME_EXTRA}); a token without a node may not write Routes`,
+          reason: 'Forbidden',
+        },
+        { expression: "request.operation == 'UPDATE'", message: 'the kroute agent may not create or delete Routes', reason: 'Forbidden' },
+        {
+          expression: "request.subResource == 'status' || object.spec == oldObject.spec",
+          message: "the kroute agent may not change a Route's spec",
+          reason: 'Forbidden',
+        },
+        {
+          expression: `request.subResource == 'status' || (${same('labels')} && ${same('annotations')} && ${same('ownerReferences')})`,
+          message: "the kroute agent may not change a Route's labels, annotations or owner references",
+          reason: 'Forbidden',
+        },
+        {
+          expression: 'variables.newFinalizers.all(f, f in variables.oldFinalizers || f == variables.finalizer)',
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may add only its own finalizer ' + variables.finalizer`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `variables.oldFinalizers.all(f, f in variables.newFinalizers || f == variables.finalizer || (has(oldObject.metadata.deletionTimestamp) && f.endsWith('${NODE_FINALIZER_SUFFIX}')))`,
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may remove only its own finalizer ' + variables.finalizer + ' (kroute finalizers of other nodes only from a Route being deleted)'`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `request.subResource != 'status' || (${others('object')}) == (${others('oldObject')})`,
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may change only its own entry in status.nodes'`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  };
+}
+
+/** Binds the node-restriction policy cluster-wide, denying what it refuses. */
+export function agentNodeRestrictionBinding(r: ResolvedAgentManifestOptions): Manifest {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: meta(r, 'agent', false, nodeRestrictionPolicyName(r)),
+    spec: { policyName: nodeRestrictionPolicyName(r), validationActions: ['Deny'] },
+  };
+}
+
 /** Every object of the bundled agent except the CRD, in apply order. */
 export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
   return [
@@ -254,6 +347,8 @@ export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
     agentClusterRoleBinding(r),
     agentEndpointsRole(r),
     agentEndpointsRoleBinding(r),
+    agentNodeRestrictionPolicy(r),
+    agentNodeRestrictionBinding(r),
     agentDaemonSet(r),
   ];
 }

@@ -22,7 +22,7 @@ import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { buildTopology, CONTROL_PLANE_V4, DEST, NODE, routeGet, until, type Topology } from '../net/topology.js';
-import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
+import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
 
 const haveGo = await requireGoOrSkip();
 const d = haveGo ? describe : describe.skip;
@@ -118,8 +118,9 @@ d('the agent end to end on a real API server (agent process in the node namespac
     const ready = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } };
     const p = await cp.kubectl(['patch', 'node', NODE_NAME, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
     if (p.code !== 0) throw new Error(p.stderr);
-    // The agent's kubeconfig: its own token, the server as the node sees it (https://198.18.0.10:6443).
-    agentKubeconfig = await cp.kubeconfigFor(agentOpts.name, agentOpts.namespace);
+    // The agent's kubeconfig: its own token, bound to a Pod on this node as a DaemonSet Pod's is (the node-restriction
+    // policy needs its node name), the server as the node sees it (https://198.18.0.10:6443).
+    agentKubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, NODE_NAME);
     const kc = new KubeConfig();
     kc.loadFromFile(cp.localKubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);

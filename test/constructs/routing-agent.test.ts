@@ -20,6 +20,8 @@ describe('RoutingAgent construct', () => {
       'ClusterRoleBinding//kroute-agent',
       'Role/default/kroute-agent-apiserver-endpoints',
       'RoleBinding/default/kroute-agent-apiserver-endpoints',
+      'ValidatingAdmissionPolicy//kroute-agent-node-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-node-restriction',
       'DaemonSet/kube-system/kroute-agent',
     ]);
   });
