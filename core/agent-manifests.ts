@@ -289,6 +289,8 @@ export function agentNodeRestrictionPolicy(r: ResolvedAgentManifestOptions): Man
           expression: `'${NODE_NAME_EXTRA}' in request.userInfo.extra && size(request.userInfo.extra['${NODE_NAME_EXTRA}']) == 1 ? request.userInfo.extra['${NODE_NAME_EXTRA}'][0] : ''`,
         },
         { name: 'finalizer', expression: `variables.nodeName + '${NODE_FINALIZER_SUFFIX}'` },
+        // An empty subResource is absent from the request in CEL.
+        { name: 'status', expression: "has(request.subResource) && request.subResource == 'status'" },
         { name: 'oldFinalizers', expression: 'oldObject != null && has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : []' },
         { name: 'newFinalizers', expression: 'object != null && has(object.metadata.finalizers) ? object.metadata.finalizers : []' },
       ],
@@ -300,12 +302,12 @@ export function agentNodeRestrictionPolicy(r: ResolvedAgentManifestOptions): Man
         },
         { expression: "request.operation == 'UPDATE'", message: 'the kroute agent may not create or delete Routes', reason: 'Forbidden' },
         {
-          expression: "request.subResource == 'status' || object.spec == oldObject.spec",
+          expression: "variables.status || object.spec == oldObject.spec",
           message: "the kroute agent may not change a Route's spec",
           reason: 'Forbidden',
         },
         {
-          expression: `request.subResource == 'status' || (${same('labels')} && ${same('annotations')} && ${same('ownerReferences')})`,
+          expression: `variables.status || (${same('labels')} && ${same('annotations')} && ${same('ownerReferences')})`,
           message: "the kroute agent may not change a Route's labels, annotations or owner references",
           reason: 'Forbidden',
         },
@@ -320,7 +322,7 @@ export function agentNodeRestrictionPolicy(r: ResolvedAgentManifestOptions): Man
           reason: 'Forbidden',
         },
         {
-          expression: `request.subResource != 'status' || (${others('object')}) == (${others('oldObject')})`,
+          expression: `!variables.status || (${others('object')}) == (${others('oldObject')})`,
           messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may change only its own entry in status.nodes'`,
           reason: 'Forbidden',
         },

@@ -126,50 +126,53 @@ d('the agent is node-restricted (ValidatingAdmissionPolicy, real API server, tok
     expect((await get('needed')).metadata.finalizers).toEqual([nodeFinalizer('node-b')]);
   });
 
-  const forbidden: [string, string, string[], string | undefined, RegExp][] = [
-    ['change the gateways', 'node-a', ['patch', '--type=merge', '-p', '{"spec":{"gateways":["10.114.0.66"]}}'], undefined, /may not change a Route's spec/],
-    ['drop the nodeSelector', 'node-a', ['patch', '--type=json', '-p', '[{"op":"remove","path":"/spec/nodeSelector"}]'], undefined, /may not change a Route's spec/],
-    ['change the destinations', 'node-b', ['patch', '--type=merge', '-p', '{"spec":{"destinations":["0.0.0.0/0"]}}'], undefined, /may not change a Route's spec/],
-    ['add a label', 'node-a', ['label'], 'owner=attacker', /may not change a Route's labels, annotations or owner references/],
-    ['add an annotation', 'node-a', ['annotate'], 'x=y', /may not change a Route's labels, annotations or owner references/],
-    ['add a foreign finalizer', 'node-a', ['patch', '--type=json', '-p', '[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/hang"}]'], undefined,
+  /** The stderr of a kubectl call that must fail. */
+  const refusedKubectl = async (node: string, args: string[]): Promise<string> => {
+    const r = await as(node, args);
+    if (r.code === 0) throw new Error(`kubectl ${args.join(' ')} was accepted`);
+    return r.stderr;
+  };
+  type Attempt = (route: string) => Promise<string>;
+  const kubectlAs = (node: string, verb: string, ...rest: string[]): Attempt => (route) => refusedKubectl(node, [verb, `${ROUTES}/${route}`, ...rest]);
+  const forbidden: [string, Attempt, RegExp][] = [
+    ['change the gateways', kubectlAs('node-a', 'patch', '--type=merge', '-p', '{"spec":{"gateways":["10.114.0.66"]}}'), /may not change a Route's spec/],
+    ['drop the nodeSelector', kubectlAs('node-a', 'patch', '--type=json', '-p', '[{"op":"remove","path":"/spec/nodeSelector"}]'), /may not change a Route's spec/],
+    ['change the destinations', kubectlAs('node-b', 'patch', '--type=merge', '-p', '{"spec":{"destinations":["0.0.0.0/0"]}}'), /may not change a Route's spec/],
+    ['add a label', kubectlAs('node-a', 'label', 'owner=attacker'), /may not change a Route's labels, annotations or owner references/],
+    ['add an annotation', kubectlAs('node-a', 'annotate', 'x=y'), /may not change a Route's labels, annotations or owner references/],
+    ['add a foreign finalizer', kubectlAs('node-a', 'patch', '--type=json', '-p', '[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/hang"}]'),
       /on node node-a may add only its own finalizer node-a\.nodes\.kroute\.dev\/routes/],
-    ["add another node's finalizer", 'node-a', ['patch', '--type=json', '-p', `[{"op":"add","path":"/metadata/finalizers/-","value":"${nodeFinalizer('node-b')}"}]`], undefined,
+    ["add another node's finalizer", kubectlAs('node-a', 'patch', '--type=json', '-p', `[{"op":"add","path":"/metadata/finalizers/-","value":"${nodeFinalizer('node-c')}"}]`),
       /may add only its own finalizer/],
-    ["replace every node's status entry", 'node-a', ['patch', '--subresource=status', '--type=merge', '-p', '{"status":{"nodes":[{"nodeName":"node-a","state":"Applied"}]}}'], undefined,
+    ["remove another node's finalizer from a live Route", kubectlAs('node-a', 'patch', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers/0"}]'),
+      /on node node-a may remove only its own finalizer node-a\.nodes\.kroute\.dev\/routes/],
+    ["replace every node's status entry", (route) => rejection(ids['node-a'].api.jsonPatchRouteStatus(route, [{ op: 'replace', path: '/status/nodes', value: [{ nodeName: 'node-a', state: 'Applied' }] }] as never)),
       /on node node-a may change only its own entry in status\.nodes/],
-    ["rewrite another node's status entry", 'node-b', ['patch', '--subresource=status', '--type=json', '-p', '[{"op":"replace","path":"/status/nodes/0/state","value":"Failed"}]'], undefined,
+    ["rewrite another node's status entry", (route) => rejection(ids['node-b'].api.jsonPatchRouteStatus(route, [{ op: 'replace', path: '/status/nodes/0/state', value: 'Failed' }] as never)),
       /on node node-b may change only its own entry in status\.nodes/],
+    ["apply another node's status entry with its own field manager", (route) => rejection(ids['node-b'].api.applyRouteStatus(route, nodeEntryApplyBody(route, { nodeName: 'node-a', state: 'Failed' }), agentFieldManager('node-b'))),
+      /on node node-b may change only its own entry in status\.nodes/],
+    ['change the spec with its own server-side apply body', (route) => rejection(ids['node-a'].api.applyRoute(route, { ...holdApplyBody(route, undefined, 'node-a'), spec: { destinations: ['0.0.0.0/0'], gateways: ['10.114.0.66'] } }, agentFieldManager('node-a'))),
+      /may not change a Route's spec/],
   ];
 
-  it.each(forbidden)('refuses a node token that tries to %s, with a message', async (_what, node, args, extra, message) => {
-    const uid = await fresh('victim');
-    await ids['node-a'].api.applyRouteStatus('victim', nodeEntryApplyBody('victim', { nodeName: 'node-a', state: 'Applied' }), agentFieldManager('node-a'));
-    await ids['node-b'].api.applyRoute('victim', holdApplyBody('victim', uid, 'node-b'), agentFieldManager('node-b'));
-    const before = await get('victim');
-    const r = await as(node, [...args.slice(0, 1), `${ROUTES}/victim`, ...args.slice(1), ...(extra ? [extra] : [])]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(DENIED);
-    expect(r.stderr).toMatch(message);
-    const after = await get('victim');
+  let victims = 0;
+  it.each(forbidden)('refuses a node token that tries to %s, with a message, and changes nothing', async (_what, attempt, message) => {
+    const name = `victim-${++victims}`;
+    const uid = await fresh(name);
+    await ids['node-a'].api.applyRouteStatus(name, nodeEntryApplyBody(name, { nodeName: 'node-a', state: 'Applied' }), agentFieldManager('node-a'));
+    await ids['node-b'].api.applyRouteStatus(name, nodeEntryApplyBody(name, { nodeName: 'node-b', state: 'Applied' }), agentFieldManager('node-b'));
+    await ids['node-b'].api.applyRoute(name, holdApplyBody(name, uid, 'node-b'), agentFieldManager('node-b'));
+    const before = await get(name);
+    expect(before.status?.nodes?.map((n) => n.nodeName)).toEqual(['node-a', 'node-b']);
+    const text = await attempt(name);
+    expect(text).toMatch(DENIED);
+    expect(text).toMatch(message);
+    const after = await get(name);
     expect(after.spec).toEqual(before.spec);
     expect(after.metadata.labels).toEqual(before.metadata.labels);
     expect(after.metadata.finalizers).toEqual(before.metadata.finalizers);
     expect(after.status).toEqual(before.status);
-  });
-
-  it("refuses the agent's own request bodies aimed at another node: node-b's entry, node-b's finalizer removed while the Route lives", async () => {
-    const uid = await fresh('aimed');
-    const a = ids['node-a'].api;
-    await ids['node-b'].api.applyRoute('aimed', holdApplyBody('aimed', uid, 'node-b'), agentFieldManager('node-b'));
-    expect(await rejection(a.applyRouteStatus('aimed', nodeEntryApplyBody('aimed', { nodeName: 'node-b', state: 'Failed' }), agentFieldManager('node-a'))))
-      .toMatch(/may change only its own entry in status\.nodes/);
-    const fins = (await get('aimed')).metadata.finalizers ?? [];
-    expect(await rejection(a.jsonPatchRoute('aimed', removeFinalizersPatch(fins, [nodeFinalizer('node-b')]))))
-      .toMatch(/may remove only its own finalizer node-a\.nodes\.kroute\.dev\/routes/);
-    expect(await rejection(a.applyRoute('aimed', { ...holdApplyBody('aimed', uid, 'node-a'), spec: { destinations: ['0.0.0.0/0'], gateways: ['10.114.0.66'] } }, agentFieldManager('node-a'))))
-      .toMatch(/may not change a Route's spec/);
-    expect((await get('aimed')).metadata.finalizers).toEqual([nodeFinalizer('node-b')]);
   });
 
   it('refuses a token of the agent ServiceAccount that is not bound to a Pod on a node', async () => {
