@@ -6,6 +6,7 @@ import { fieldError, type FieldError, type Result } from './errors.js';
 import { imageReference, validateImageRef, type ImageRef } from './image.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 import { agentArgs, AGENT_OPTIONS, validateAgentConfig, type AgentConfig } from './options.js';
+import { AGENT_SYSCTLS } from './plan/plan.js';
 import { ROUTE_GROUP, ROUTE_PLURAL } from './route.js';
 import { isDnsSubdomain } from './validate.js';
 
@@ -45,8 +46,19 @@ export interface AgentManifestOptions {
   readonly podNodeSelector?: Readonly<Record<string, string>>;
 }
 
-/** Where the DaemonSet mounts the host's /proc/sys/net, writable (see docs/sysctls.md). */
+/** Where the DaemonSet mounts the host's sysctl files, writable (docs/security.md). */
 export const HOST_SYSCTL_ROOT = '/host/proc/sys';
+
+/**
+ * The host sysctl files the agent writes, one hostPath each (type File) at the same path under HOST_SYSCTL_ROOT:
+ * exactly the planner's AGENT_SYSCTLS, not the whole of /proc/sys/net (rp_filter, forwarding, ... stay out of reach).
+ */
+export function agentSysctlMounts(): { name: string; hostPath: string; mountPath: string }[] {
+  return AGENT_SYSCTLS.map((s, i) => {
+    const rel = s.key.replace(/\./g, '/');
+    return { name: `sysctl-${i}`, hostPath: `/proc/sys/${rel}`, mountPath: `${HOST_SYSCTL_ROOT}/${rel}` };
+  });
+}
 /** Capabilities the agent adds; every other one is dropped. */
 export const AGENT_CAPABILITIES = ['NET_ADMIN', 'NET_RAW'] as const;
 
@@ -182,8 +194,12 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
     ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }] : []),
     ...(healthPort ? [{ name: 'health', containerPort: healthPort, protocol: 'TCP' }] : []),
   ];
+  // Under hostNetwork the kubelet probes the node's own address unless told otherwise; health listens on loopback.
+  const healthHost = cfg.bindAddress ?? AGENT_OPTIONS.bindAddress.default;
+  const probeHost = healthHost === '0.0.0.0' || healthHost === '::' ? {} : { host: healthHost };
   const probe = (path: string, periodSeconds: number) =>
-    healthPort ? { httpGet: { path, port: 'health' }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 } : undefined;
+    healthPort ? { httpGet: { path, port: 'health', ...probeHost }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 } : undefined;
+  const sysctls = agentSysctlMounts();
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -231,13 +247,13 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
                 seccompProfile: { type: 'RuntimeDefault' },
               },
               volumeMounts: [
-                { name: 'host-sysctl-net', mountPath: `${HOST_SYSCTL_ROOT}/net` },
+                ...sysctls.map((m) => ({ name: m.name, mountPath: m.mountPath })),
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             },
           ],
           volumes: [
-            { name: 'host-sysctl-net', hostPath: { path: '/proc/sys/net', type: 'Directory' } },
+            ...sysctls.map((m) => ({ name: m.name, hostPath: { path: m.hostPath, type: 'File' } })),
             { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
           ],
         },
