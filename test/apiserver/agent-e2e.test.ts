@@ -217,11 +217,12 @@ d('the agent end to end on a real API server (agent process in the node namespac
     const notReady = await until('zz-conflict Ready=False', 30_000, async () => (await getYaml('zz-conflict'))?.status?.conditions?.find((x) => x.type === 'Ready' && x.status === 'False'), 100);
     expect(notReady.reason).toBe('Failed');
 
+    // An off-link gateway is refused by the planner (docs/safety.md), before the kernel would refuse the write.
     const offLink = await entryWhere('off-link', (x) => x.state === 'Failed', 'Failed');
-    expect(offLink).toMatchObject({ reason: 'KernelError' });
-    expect(offLink.message).toContain('172.24.0.0/16');
-    const kernelError = await until('a KernelError Event', 30_000, async () => ((await events('off-link', 'KernelError')).at(0)));
-    expect(kernelError).toMatchObject({ type: 'Warning' });
+    expect(offLink).toMatchObject({ reason: 'GatewayNotOnLink' });
+    expect(offLink.message).toContain('gateway 192.0.2.1 is not on a network this node is connected to');
+    const refused = await until('a RouteRefused Event', 30_000, async () => ((await events('off-link', 'RouteRefused')).at(0)));
+    expect(refused).toMatchObject({ type: 'Warning' });
     for (const n of ['dead-gateway', 'zz-conflict', 'off-link']) await kubectl('delete', 'route', n, '--timeout=30s');
     await until('bad routes gone', 30_000, async () => ((await kernelRoute('172.23.0.0/16')) ? undefined : true));
   });
