@@ -79,6 +79,7 @@ export const AGENT_OPTIONS = {
   probeTimeoutSeconds: num('probe-timeout-seconds', 1, 0.1, 60, 'Seconds to wait for one probe reply.'),
   probeFallCount: int('probe-fall-count', 3, 1, 100, 'Consecutive failed probes that take a gateway out of rotation.'),
   probeRiseCount: int('probe-rise-count', 1, 1, 100, 'Consecutive answered probes that put a gateway back (DOKS: 1).'),
+  probeMaxGateways: int('probe-max-gateways', 64, 1, 1024, 'Most gateways probed on one node (sorted by address); the rest are assumed up, and the node says so.'),
   forwardProbeTarget: str('forward-probe-target', '', 'Address probed through each gateway to check it forwards; empty disables.'),
   publicInterface: str('public-interface', 'eth0', 'Interface that carries the node public address (DigitalOcean: eth0).'),
   symmetricRouting: bool('symmetric-routing', true, 'Install the table and rule that make replies to traffic that came in on the public interface leave by it.'),

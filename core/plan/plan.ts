@@ -340,15 +340,22 @@ export function plan(p: PlanInput): Plan {
     }));
   }
 
+  // Probing is bounded: at most probeMaxGateways gateways per node (sorted, so every pass probes the same ones).
+  const cap = p.config.probeMaxGateways ?? 64;
+  const probed = [...probe].sort();
+  if (probed.length > cap) {
+    const rest = probed.splice(cap);
+    problems.push(`${probed.length + rest.length} gateways selected on this node; only the first ${cap} are probed (--probe-max-gateways), the other ${rest.length} are assumed up: ${rest.join(', ')}`);
+  }
   const sym = symmetric(p);
-  const fwd = forwardProbes(p, [...probe].sort());
+  const fwd = forwardProbes(p, probed);
   return {
     routes: [...keeps, ...routes, ...sym.routes, ...fwd.routes].sort(compareRoutes),
     rules: [...sym.rules, ...fwd.rules],
     forwardProbes: fwd.probes,
     sysctls: AGENT_SYSCTLS,
     outcomes: outcomes.sort(byName),
-    probeGateways: [...probe].sort(),
+    probeGateways: probed,
     problems,
   };
 }

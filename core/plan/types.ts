@@ -64,6 +64,8 @@ export interface PlanConfig {
   readonly overrideFailMode: OverrideFailMode;
   /** Address probed through each gateway (forwarding liveness); empty or absent disables it. */
   readonly forwardProbeTarget?: string;
+  /** Most gateways probed on this node; the rest are reported and assumed up. @default 64 */
+  readonly probeMaxGateways?: number;
 }
 
 /** Everything `plan()` decides from. */

@@ -148,3 +148,14 @@ describe('case 4: ownership stays exact when a slot changes hands', () => {
     expect(p.outcomes[0]).toMatchObject({ state: 'Applied', reason: 'PartiallyRefused', gateways: [GW3], activeGateways: [GW3] });
   });
 });
+
+describe('case 6: probing is bounded per node', () => {
+  it('probes at most probeMaxGateways gateways (sorted) and says which are not probed', () => {
+    const routes = Array.from({ length: 5 }, (_, i) => route(`r${i}`, { destinations: [`10.${70 + i}.0.0/16`], gateways: [`10.114.1.${i + 1}`] }));
+    const p = plan(input(routes, { config: { ...CONFIG, probeMaxGateways: 3 } }));
+    expect(p.probeGateways).toEqual(['10.114.1.1', '10.114.1.2', '10.114.1.3']);
+    expect(p.problems).toEqual(['5 gateways selected on this node; only the first 3 are probed (--probe-max-gateways), the other 2 are assumed up: 10.114.1.4, 10.114.1.5']);
+    expect(Object.keys(main(p.routes))).toHaveLength(5);
+    expect(plan(input(routes)).problems).toEqual([]);
+  });
+});
