@@ -2,7 +2,9 @@
  * Routes from a YAML file or a folder of them (`--routes`), for debugging and tests, and the node from
  * `--node-name`/`--node-labels`. Watched with fs.watch plus a poll (fs.watch misses ConfigMap symlink swaps on some
  * filesystems). A file that does not parse is a problem, never a crash, and its last good content stays in force: a
- * half-written file must not withdraw routes.
+ * half-written file must not withdraw routes. So are a file over `maxFileBytes`, a YAML alias bomb (the parser's alias
+ * limit), a file that became empty, and a file whose Routes no longer all validate while its last good content did.
+ * A `--routes` path missing at start sends nothing (the reconciler then withdraws nothing) until it appears.
  *
  * Change detection is cheap because the poll runs forever: a poll only stats the files, and reads one again only when
  * its inode, size, mtime or ctime moved (a ConfigMap swap changes the inode). A read whose text hashes the same as
@@ -14,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { NodeFacts } from '../core/index.js';
+import { validateRoute, type NodeFacts } from '../core/index.js';
 import type { Logger } from './log.js';
 import type { RouteSource, SourceSnapshot, SourcedRoute } from './ports.js';
 
@@ -28,7 +30,14 @@ export interface FileSourceProps {
   readonly log: Logger;
   /** Poll period. @default 2000 */
   readonly pollMs?: number;
+  /** Larger files are a problem and are not read. @default 4 MiB */
+  readonly maxFileBytes?: number;
 }
+
+/** Default cap on one routes file: 10,000 Routes in YAML take about 2 MB. */
+export const MAX_ROUTE_FILE_BYTES = 4 * 1024 * 1024;
+/** Aliases one YAML text may resolve (the yaml package's default; an alias bomb needs far more). */
+const MAX_ALIASES = 100;
 
 /** Node labels from `key=value` items. */
 export function parseNodeLabels(items: readonly string[]): Record<string, string> {
@@ -42,6 +51,13 @@ export function parseNodeLabels(items: readonly string[]): Record<string, string
 }
 
 type Obj = Record<string, unknown>;
+
+/** A failed fs call as a value. (`instanceof Error` is not used: fs errors can come from another realm, as in Jest.) */
+interface Failure {
+  readonly failure: string;
+}
+const attempt = <T>(p: Promise<T>): Promise<T | Failure> => p.catch((e: unknown) => ({ failure: (e as { message?: string }).message ?? String(e) }));
+const failed = (v: unknown): v is Failure => typeof v === 'object' && v !== null && 'failure' in v;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** What a poll compares to tell whether a file may have changed without reading it. */
@@ -57,20 +73,35 @@ interface FileState {
   readonly problem?: string;
 }
 
-/** The objects of one YAML text (documents, and the items of `kind: List`), or the parse errors. */
+/** The objects of one YAML text (documents, and the items of `kind: List`), or the parse errors. Never throws. */
 export function parseRouteFile(text: string): { ok: true; objects: unknown[] } | { ok: false; message: string } {
-  const docs = parseAllDocuments(text);
-  const list = Array.isArray(docs) ? docs : [docs];
-  const errors = list.flatMap((d) => d.errors.map((e) => e.message));
-  if (errors.length) return { ok: false, message: errors.join('; ') };
-  const objects: unknown[] = [];
-  for (const d of list) {
-    const v: unknown = d.toJS();
-    if (v === null || v === undefined) continue;
-    if (isObj(v) && v.kind === 'List' && Array.isArray(v.items)) objects.push(...(v.items as unknown[]));
-    else objects.push(v);
+  try {
+    const docs = parseAllDocuments(text);
+    const list = Array.isArray(docs) ? docs : [docs];
+    const errors = list.flatMap((d) => d.errors.map((e) => e.message));
+    if (errors.length) return { ok: false, message: errors.join('; ') };
+    const objects: unknown[] = [];
+    for (const d of list) {
+      // toJS resolves aliases: a few lines can expand to billions of nodes ("billion laughs"); the limit refuses it.
+      const v: unknown = d.toJS({ maxAliasCount: MAX_ALIASES });
+      if (v === null || v === undefined) continue;
+      if (isObj(v) && v.kind === 'List' && Array.isArray(v.items)) objects.push(...(v.items as unknown[]));
+      else objects.push(v);
+    }
+    return { ok: true, objects };
+  } catch (e) {
+    return { ok: false, message: (e as Error).message };
   }
-  return { ok: true, objects };
+}
+
+/** Why newly read objects look like a half-written file next to the last good ones, or undefined when they do not. */
+export function halfWritten(objects: readonly unknown[], lastGood: readonly unknown[] | undefined): string | undefined {
+  if (!lastGood?.length) return undefined;
+  if (objects.length === 0) return 'is empty now';
+  const lastValid = lastGood.every((o) => validateRoute(o).ok);
+  const bad = objects.findIndex((o) => !validateRoute(o).ok);
+  if (lastValid && bad >= 0) return `object ${bad} is not a valid Route any more (a file cut while being written looks like this)`;
+  return undefined;
 }
 
 /** A RouteSource over files. */
@@ -119,8 +150,8 @@ export class FileSource implements RouteSource {
 
   private async files(): Promise<{ files: string[]; problem?: string }> {
     const path = this.props.path;
-    const s = await stat(path).catch((e: Error) => e);
-    if (s instanceof Error) return { files: [...this.lastGood.keys()], problem: `${path}: ${s.message}` };
+    const s = await attempt(stat(path));
+    if (failed(s)) return { files: [...this.lastGood.keys()], problem: `${path}: ${s.failure}` };
     if (!s.isDirectory()) return { files: [path] };
     const names = (await readdir(path)).filter((n) => !n.startsWith('.') && /\.(ya?ml|json)$/.test(n)).sort();
     return { files: names.map((n) => join(path, n)) };
@@ -139,6 +170,7 @@ export class FileSource implements RouteSource {
         const full = this.full;
         this.full = false;
         const snapshot = await this.read(full);
+        if (this.missingAtStart(snapshot)) continue;
         this.synced = true;
         if (!snapshot) continue;
         const key = JSON.stringify(snapshot);
@@ -150,6 +182,23 @@ export class FileSource implements RouteSource {
     } finally {
       this.reading = false;
     }
+  }
+
+  private warnedMissing = false;
+
+  /**
+   * True while the path has never been read and is missing: nothing is sent, so the reconciler withdraws nothing
+   * (a typo in --routes, or a volume not mounted yet, must not look like "no Routes").
+   */
+  private missingAtStart(snapshot: SourceSnapshot | undefined): boolean {
+    if (this.synced || !snapshot) return false;
+    const missing = snapshot.problems.find((p) => p.subject === this.props.path);
+    if (!missing || this.lastGood.size > 0) return false;
+    if (!this.warnedMissing) {
+      this.warnedMissing = true;
+      this.props.log.warn('the routes path cannot be read; nothing is applied or withdrawn until it can', { path: this.props.path, problem: missing.message });
+    }
+    return true;
   }
 
   /**
@@ -167,12 +216,18 @@ export class FileSource implements RouteSource {
     this.lastFiles = files.join('\n');
     for (const file of files) {
       const before = this.fileStates.get(file);
-      const s = await stat(file).catch((e: Error) => e);
-      const sk = s instanceof Error ? `error ${s.message}` : statKey(s);
+      const s = await attempt(stat(file));
+      const sk = failed(s) ? `error ${s.failure}` : statKey(s);
       if (!full && before && before.statKey === sk) continue;
-      const text = s instanceof Error ? s : await readFile(file, 'utf8').catch((e: Error) => e);
-      if (text instanceof Error) {
-        this.fileStates.set(file, { statKey: sk, hash: '', problem: text.message });
+      const max = this.props.maxFileBytes ?? MAX_ROUTE_FILE_BYTES;
+      if (!failed(s) && s.size > max) {
+        this.fileStates.set(file, { statKey: sk, hash: '', problem: `is ${s.size} bytes; files over ${max} bytes are not read` });
+        changed = true;
+        continue;
+      }
+      const text = failed(s) ? s : await attempt(readFile(file, 'utf8'));
+      if (failed(text)) {
+        this.fileStates.set(file, { statKey: sk, hash: '', problem: text.failure });
         changed = true;
         continue;
       }
@@ -183,7 +238,10 @@ export class FileSource implements RouteSource {
       }
       changed = true;
       const parsed = parseRouteFile(text);
-      if (parsed.ok) {
+      const half = parsed.ok ? halfWritten(parsed.objects, this.lastGood.get(file)) : undefined;
+      if (half) {
+        this.fileStates.set(file, { statKey: sk, hash, problem: `${half}; remove the file to withdraw its Routes` });
+      } else if (parsed.ok) {
         this.lastGood.set(file, parsed.objects);
         this.fileStates.set(file, { statKey: sk, hash });
       } else {

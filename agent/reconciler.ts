@@ -182,7 +182,9 @@ export class Reconciler {
       const report = await this.props.kernel.apply({ routes: p.routes, rules: p.rules });
       const sysctls = await this.props.sysctls.apply(p.sysctls);
       await this.report(p, report, sysctls, snapshot);
-      this.guard.applied(new Map(p.outcomes.filter((o) => o.overrideActive).map((o) => [o.name, specs.get(o.name) ?? ''])));
+      // An override whose routes the kernel refused is not in place: nothing to confirm.
+      const failedRoutes = new Set(report.results.flatMap((r) => (r.error && r.op.kind === 'replace-route' ? [r.op.route.routeName] : [])));
+      this.guard.applied(new Map(p.outcomes.filter((o) => o.overrideActive && !failedRoutes.has(o.name)).map((o) => [o.name, specs.get(o.name) ?? ''])));
       const forward = new Map(p.forwardProbes.map((f) => [f.gateway, { target: f.target, mark: f.mark }]));
       this.props.prober.setTargets(p.probeGateways.map((gateway) => {
         const f = forward.get(gateway);
@@ -205,12 +207,13 @@ export class Reconciler {
   /** An override already in the kernel at start was confirmed by a previous run: adopt it, open no window. */
   private async adoptOverrides(snapshot: SourceSnapshot, host: HostFacts, specs: ReadonlyMap<string, string>): Promise<void> {
     const state = await this.props.kernel.read();
-    const halves = new Set(state.owned.filter((r) => r.table === 254 && (r.dst === '0.0.0.0/1' || r.dst === '::/1')).map((r) => r.family));
-    if (halves.size === 0) return;
+    const inKernel = new Set(state.owned.filter((r) => r.table === 254).map((r) => r.dst));
+    if (inKernel.size === 0) return;
     const p = plan({ routes: snapshot.routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
     for (const o of p.outcomes) {
-      const fam = p.routes.find((r) => r.routeName === o.name && r.purpose === 'override')?.family;
-      if (o.overrideActive && fam !== undefined && halves.has(fam)) this.guard.adopt(o.name, specs.get(o.name) ?? '');
+      // Every override route of the Route (the /1 pair, or the /2 quarters of a disguised override) already there.
+      const mine = p.routes.filter((r) => r.routeName === o.name && r.purpose === 'override');
+      if (o.overrideActive && mine.length && mine.every((r) => inKernel.has(r.dst))) this.guard.adopt(o.name, specs.get(o.name) ?? '');
     }
   }
 
@@ -267,6 +270,8 @@ export class Reconciler {
         await write.catch((e: Error) => log.warn('status failed', { route: o.name, error: e }));
       }
       if (o.state === 'Invalid') await this.eventOnce(o.name, 'Warning', 'InvalidRoute', o.message);
+      // Refused on this node by the safety rules (docs/safety.md): the destination or gateway and why.
+      if (o.refused.length || o.reason === 'GatewayNotOnLink' || o.reason === 'PartiallyRefused') await this.eventOnce(o.name, 'Warning', 'RouteRefused', o.message);
       if (errs) await this.eventOnce(o.name, 'Warning', 'KernelError', errs.join('; '));
       else this.lastEvent.delete(`${o.name}\nKernelError`);
       if (o.state === 'Removing' && failedDeletes === 0) {

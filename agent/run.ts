@@ -73,6 +73,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
   const monitor = new RouteMonitor({ protocol: config.routeProtocol, log: log.with({ component: 'monitor' }), onChange: (line) => rec.trigger(`kernel changed: ${line.trim()}`) });
   const http = new AgentHttp({
     bindAddress: config.bindAddress,
+    metricsBindAddress: config.metricsBindAddress,
     healthPort: config.healthPort,
     metricsPort: config.metricsPort,
     ready: () => source.synced && rec.applied,

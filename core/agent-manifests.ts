@@ -6,6 +6,7 @@ import { fieldError, type FieldError, type Result } from './errors.js';
 import { imageReference, validateImageRef, type ImageRef } from './image.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 import { agentArgs, AGENT_OPTIONS, validateAgentConfig, type AgentConfig } from './options.js';
+import { AGENT_SYSCTLS } from './plan/plan.js';
 import { ROUTE_GROUP, ROUTE_PLURAL } from './route.js';
 import { isDnsSubdomain } from './validate.js';
 
@@ -45,8 +46,19 @@ export interface AgentManifestOptions {
   readonly podNodeSelector?: Readonly<Record<string, string>>;
 }
 
-/** Where the DaemonSet mounts the host's /proc/sys/net, writable (see docs/sysctls.md). */
+/** Where the DaemonSet mounts the host's sysctl files, writable (docs/security.md). */
 export const HOST_SYSCTL_ROOT = '/host/proc/sys';
+
+/**
+ * The host sysctl files the agent writes, one hostPath each (type File) at the same path under HOST_SYSCTL_ROOT:
+ * exactly the planner's AGENT_SYSCTLS, not the whole of /proc/sys/net (rp_filter, forwarding, ... stay out of reach).
+ */
+export function agentSysctlMounts(): { name: string; hostPath: string; mountPath: string }[] {
+  return AGENT_SYSCTLS.map((s, i) => {
+    const rel = s.key.replace(/\./g, '/');
+    return { name: `sysctl-${i}`, hostPath: `/proc/sys/${rel}`, mountPath: `${HOST_SYSCTL_ROOT}/${rel}` };
+  });
+}
 /** Capabilities the agent adds; every other one is dropped. */
 export const AGENT_CAPABILITIES = ['NET_ADMIN', 'NET_RAW'] as const;
 
@@ -182,8 +194,12 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
     ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }] : []),
     ...(healthPort ? [{ name: 'health', containerPort: healthPort, protocol: 'TCP' }] : []),
   ];
+  // Under hostNetwork the kubelet probes the node's own address unless told otherwise; health listens on loopback.
+  const healthHost = cfg.bindAddress ?? AGENT_OPTIONS.bindAddress.default;
+  const probeHost = healthHost === '0.0.0.0' || healthHost === '::' ? {} : { host: healthHost };
   const probe = (path: string, periodSeconds: number) =>
-    healthPort ? { httpGet: { path, port: 'health' }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 } : undefined;
+    healthPort ? { httpGet: { path, port: 'health', ...probeHost }, periodSeconds, timeoutSeconds: 2, failureThreshold: 3 } : undefined;
+  const sysctls = agentSysctlMounts();
   return {
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
@@ -231,18 +247,113 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
                 seccompProfile: { type: 'RuntimeDefault' },
               },
               volumeMounts: [
-                { name: 'host-sysctl-net', mountPath: `${HOST_SYSCTL_ROOT}/net` },
+                ...sysctls.map((m) => ({ name: m.name, mountPath: m.mountPath })),
                 { name: 'tmp', mountPath: '/tmp' },
               ],
             },
           ],
           volumes: [
-            { name: 'host-sysctl-net', hostPath: { path: '/proc/sys/net', type: 'Directory' } },
+            ...sysctls.map((m) => ({ name: m.name, hostPath: { path: m.hostPath, type: 'File' } })),
             { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
           ],
         },
       },
     },
+  };
+}
+
+/** The user-info key a Pod-bound ServiceAccount token carries its node's name under (Kubernetes 1.30+). */
+export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
+/** Suffix of the per-node finalizers (agent/kube/finalizers.ts: `<node>.nodes.kroute.dev/routes`). */
+export const NODE_FINALIZER_SUFFIX = '.nodes.kroute.dev/routes';
+
+/** The name of the node-restriction ValidatingAdmissionPolicy and its binding. */
+export function nodeRestrictionPolicyName(r: ResolvedAgentManifestOptions): string {
+  return `${r.name}-node-restriction`;
+}
+
+/**
+ * What RBAC cannot say (it has no fields): the agent's `patch` on routes exists for its own finalizer, and its
+ * `patch` on routes/status for its own entry. This policy holds that line per node, as NodeRestriction does for
+ * kubelets, from the node name a DaemonSet Pod's projected token carries (`authentication.kubernetes.io/node-name`,
+ * Kubernetes 1.30+; GA in 1.32). For the agent's ServiceAccount only:
+ * - the token must be bound to a Pod on a node;
+ * - spec, labels, annotations and owner references never change;
+ * - the only finalizer added or removed is `<its node>.nodes.kroute.dev/routes`; on a Route already being deleted it
+ *   may also remove other nodes' kroute finalizers (dead nodes' cleanup: it can only let a deletion finish sooner);
+ * - in status.nodes only its own node's entry changes. The summary fields (appliedNodes, selectedNodes,
+ *   conditions) are nobody's entry and stay writable. See docs/security.md.
+ */
+export function agentNodeRestrictionPolicy(r: ResolvedAgentManifestOptions): Manifest {
+  const user = `system:serviceaccount:${r.namespace}:${r.name}`;
+  const same = (field: string) =>
+    `has(object.metadata.${field}) == has(oldObject.metadata.${field}) && (!has(object.metadata.${field}) || object.metadata.${field} == oldObject.metadata.${field})`;
+  const others = (o: string) => `has(${o}.status) && has(${o}.status.nodes) ? ${o}.status.nodes.filter(e, e.nodeName != variables.nodeName) : []`;
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicy',
+    metadata: meta(r, 'agent', false, nodeRestrictionPolicyName(r)),
+    spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: {
+        resourceRules: [{ apiGroups: [ROUTE_GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: [ROUTE_PLURAL, `${ROUTE_PLURAL}/status`] }],
+      },
+      matchConditions: [{ name: 'kroute-agent', expression: `request.userInfo.username == '${user}'` }],
+      variables: [
+        {
+          name: 'nodeName',
+          expression: `'${NODE_NAME_EXTRA}' in request.userInfo.extra && size(request.userInfo.extra['${NODE_NAME_EXTRA}']) == 1 ? request.userInfo.extra['${NODE_NAME_EXTRA}'][0] : ''`,
+        },
+        { name: 'finalizer', expression: `variables.nodeName + '${NODE_FINALIZER_SUFFIX}'` },
+        // An empty subResource is absent from the request in CEL.
+        { name: 'status', expression: "has(request.subResource) && request.subResource == 'status'" },
+        { name: 'oldFinalizers', expression: 'oldObject != null && has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : []' },
+        { name: 'newFinalizers', expression: 'object != null && has(object.metadata.finalizers) ? object.metadata.finalizers : []' },
+      ],
+      validations: [
+        {
+          expression: "variables.nodeName != ''",
+          message: `the kroute agent's token must be bound to a Pod on a node (user info ${NODE_NAME_EXTRA}); a token without a node may not write Routes`,
+          reason: 'Forbidden',
+        },
+        { expression: "request.operation == 'UPDATE'", message: 'the kroute agent may not create or delete Routes', reason: 'Forbidden' },
+        {
+          expression: "variables.status || object.spec == oldObject.spec",
+          message: "the kroute agent may not change a Route's spec",
+          reason: 'Forbidden',
+        },
+        {
+          expression: `variables.status || (${same('labels')} && ${same('annotations')} && ${same('ownerReferences')})`,
+          message: "the kroute agent may not change a Route's labels, annotations or owner references",
+          reason: 'Forbidden',
+        },
+        {
+          expression: 'variables.newFinalizers.all(f, f in variables.oldFinalizers || f == variables.finalizer)',
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may add only its own finalizer ' + variables.finalizer`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `variables.oldFinalizers.all(f, f in variables.newFinalizers || f == variables.finalizer || (has(oldObject.metadata.deletionTimestamp) && f.endsWith('${NODE_FINALIZER_SUFFIX}')))`,
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may remove only its own finalizer ' + variables.finalizer + ' (kroute finalizers of other nodes only from a Route being deleted)'`,
+          reason: 'Forbidden',
+        },
+        {
+          expression: `!variables.status || (${others('object')}) == (${others('oldObject')})`,
+          messageExpression: `'the kroute agent on node ' + variables.nodeName + ' may change only its own entry in status.nodes'`,
+          reason: 'Forbidden',
+        },
+      ],
+    },
+  };
+}
+
+/** Binds the node-restriction policy cluster-wide, denying what it refuses. */
+export function agentNodeRestrictionBinding(r: ResolvedAgentManifestOptions): Manifest {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingAdmissionPolicyBinding',
+    metadata: meta(r, 'agent', false, nodeRestrictionPolicyName(r)),
+    spec: { policyName: nodeRestrictionPolicyName(r), validationActions: ['Deny'] },
   };
 }
 
@@ -254,6 +365,8 @@ export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
     agentClusterRoleBinding(r),
     agentEndpointsRole(r),
     agentEndpointsRoleBinding(r),
+    agentNodeRestrictionPolicy(r),
+    agentNodeRestrictionBinding(r),
     agentDaemonSet(r),
   ];
 }

@@ -6,6 +6,7 @@
  * patterns, for older servers. Cross-field rules are guarded with isIP/isCIDR because `ip()` on a bad string
  * fails the whole rule with a parse error instead of the rule's message.
  */
+import { METADATA_ADDRESS, NEVER_ROUTED } from './ip.js';
 import { LIMITS } from './limits.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 import { NODE_SELECTOR_OPERATORS, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_SHORT_NAME, ROUTE_VERSION } from './route.js';
@@ -95,6 +96,22 @@ function nodeSelectorSchema(cel: boolean): Schema {
   };
 }
 
+/**
+ * One rule per range that can never carry unicast (core/ip.ts NEVER_ROUTED, docs/safety.md): a destination entirely
+ * inside it is refused by every node, so the API server refuses it first, naming the item (`spec.destinations[i]`).
+ * The metadata service's /32 is link-local but has its own rule, decided per node by the planner.
+ */
+function neverRoutedRules(): Schema[] {
+  return NEVER_ROUTED.map(({ cidr, what }) => {
+    const family = cidr.includes(':') ? 6 : 4;
+    const metadata = cidr === '169.254.0.0/16' ? ` || cidr(self).masked() == cidr('${METADATA_ADDRESS}/32')` : '';
+    return {
+      rule: `!isCIDR(self) || cidr(self).ip().family() != ${family} || !cidr('${cidr}').containsCIDR(cidr(self))${metadata}`,
+      message: `cannot be routed through a gateway on any node: it is ${what}`,
+    };
+  });
+}
+
 function specSchema(cel: boolean): Schema {
   const sameFamily = 'size(self.gateways) == 0 || !isIP(self.gateways[0])';
   return {
@@ -111,7 +128,7 @@ function specSchema(cel: boolean): Schema {
           type: 'string',
           maxLength: LIMITS.cidrLength,
           pattern: CIDR_PATTERN,
-          ...rules(cel, [{ rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }]),
+          ...rules(cel, [{ rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32' }, ...neverRoutedRules()]),
         },
       },
       gateways: {
@@ -129,6 +146,14 @@ function specSchema(cel: boolean): Schema {
             {
               rule: '!isIP(self) || !(ip(self).isUnspecified() || ip(self).isLoopback())',
               message: 'cannot be a gateway: it is an unspecified or loopback address',
+            },
+            {
+              rule: "!isIP(self) || ip(self).family() != 4 || !(cidr('224.0.0.0/4').containsIP(self) || self == '255.255.255.255')",
+              message: 'cannot be a gateway: it is a multicast or broadcast address',
+            },
+            {
+              rule: "!isIP(self) || ip(self).family() != 6 || !cidr('ff00::/8').containsIP(self)",
+              message: 'cannot be a gateway: it is a multicast or broadcast address',
             },
           ]),
         },

@@ -107,3 +107,69 @@ export function isUnspecified(ip: IpAddress): boolean {
 export function isLoopback(ip: IpAddress): boolean {
   return ip.family === 4 ? ip.bytes[0] === 127 : ip.bytes.slice(0, 15).every((b) => b === 0) && ip.bytes[15] === 1;
 }
+
+/** The first and last address of a prefix, as integers. */
+export function cidrRange(c: Cidr): readonly [bigint, bigint] {
+  const bits = c.family === 4 ? 32 : 128;
+  let start = 0n;
+  for (const b of c.address.bytes) start = (start << 8n) | BigInt(b);
+  const host = BigInt(bits - c.prefixLength);
+  return [start, start + (1n << host) - 1n];
+}
+
+/**
+ * True when the prefixes together cover their family's whole address space (`0.0.0.0/0`, or the `/1` pair, or four
+ * `/2` quarters, ...): such a set takes over the default route whether or not it lists `/0` itself.
+ */
+export function coversWholeFamily(cidrs: readonly Cidr[], family: IpFamily): boolean {
+  const ranges = cidrs.filter((c) => c.family === family).map(cidrRange).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const last = (1n << BigInt(family === 4 ? 32 : 128)) - 1n;
+  let next = 0n;
+  for (const [s, e] of ranges) {
+    if (s > next) return false;
+    if (e + 1n > next) next = e + 1n;
+    if (next > last) return true;
+  }
+  return false;
+}
+
+/** True when prefix `inner` lies entirely inside prefix `outer` (same family; equal counts). */
+export function cidrInside(inner: Cidr, outer: Cidr): boolean {
+  return inner.family === outer.family && inner.prefixLength >= outer.prefixLength && cidrContains(outer, inner.address);
+}
+
+/** The metadata service's address (DigitalOcean, AWS, GCP, Azure, ...). */
+export const METADATA_ADDRESS = '169.254.169.254';
+
+/**
+ * Ranges that can never carry unicast through a gateway, with why. A destination entirely inside one is refused
+ * everywhere (validator and CRD); see docs/safety.md. The metadata service's /32 is link-local but has its own rule
+ * (it is a protected address, decided per node by the planner), so it is not listed here.
+ */
+export const NEVER_ROUTED: readonly { readonly cidr: string; readonly what: string }[] = [
+  { cidr: '0.0.0.0/8', what: '"this network" (0.0.0.0/8): never a destination on the wire' },
+  { cidr: '127.0.0.0/8', what: 'loopback (127.0.0.0/8): it never leaves the node' },
+  { cidr: '169.254.0.0/16', what: 'link-local (169.254.0.0/16): it is never forwarded by a gateway' },
+  { cidr: '224.0.0.0/4', what: 'multicast (224.0.0.0/4): a gateway route cannot carry it' },
+  { cidr: '255.255.255.255/32', what: 'the limited broadcast address: it never leaves the segment' },
+  { cidr: '::/128', what: 'the unspecified address (::): never a destination' },
+  { cidr: '::1/128', what: 'loopback (::1): it never leaves the node' },
+  { cidr: 'fe80::/10', what: 'link-local (fe80::/10): it is never forwarded by a gateway' },
+  { cidr: 'ff00::/8', what: 'multicast (ff00::/8): a gateway route cannot carry it' },
+];
+
+/** Why a destination can never be routed through a gateway, or undefined when it can. */
+export function neverRoutedReason(c: Cidr): string | undefined {
+  if (c.family === 4 && c.prefixLength === 32 && c.address.text === METADATA_ADDRESS) return undefined;
+  for (const r of NEVER_ROUTED) {
+    const outer = parseCidr(r.cidr);
+    if (outer.ok && cidrInside(c, outer.value)) return r.what;
+  }
+  return undefined;
+}
+
+/** True for multicast addresses (224.0.0.0/4, ff00::/8) and the IPv4 limited broadcast. */
+export function isMulticastOrBroadcast(ip: IpAddress): boolean {
+  if (ip.family === 4) return (ip.bytes[0] & 0xf0) === 224 || ip.bytes.every((b) => b === 255);
+  return ip.bytes[0] === 0xff;
+}

@@ -19,7 +19,20 @@ interface OptionBase<K extends Kind, V> {
 interface IntOption extends OptionBase<'integer', number> {
   readonly min: number;
   readonly max: number;
+  /** Values in range that are still refused, with whose they are. */
+  readonly reserved?: Readonly<Record<number, string>>;
 }
+
+/**
+ * Route protocol numbers registered to the kernel and to routing daemons (linux/rtnetlink.h RTPROT_*,
+ * /etc/iproute2/rt_protos). kroute owns every route with its number and prunes the ones it did not plan, so sharing
+ * one with a daemon (dhcp's 16, say) would delete that daemon's routes, the node's DHCP default route among them.
+ */
+export const REGISTERED_ROUTE_PROTOCOLS: Readonly<Record<number, string>> = {
+  0: 'unspec', 1: 'redirect', 2: 'kernel', 3: 'boot', 4: 'static', 8: 'gated', 9: 'ra', 10: 'mrt', 11: 'zebra', 12: 'bird',
+  13: 'dnrouted', 14: 'xorp', 15: 'ntk', 16: 'dhcp', 17: 'mrouted', 18: 'keepalived', 42: 'babel', 99: 'openr',
+  186: 'bgp', 187: 'isis', 188: 'ospf', 189: 'rip', 192: 'eigrp',
+};
 interface NumOption extends OptionBase<'number', number> {
   readonly min: number;
   readonly max: number;
@@ -66,12 +79,13 @@ export const AGENT_OPTIONS = {
   probeTimeoutSeconds: num('probe-timeout-seconds', 1, 0.1, 60, 'Seconds to wait for one probe reply.'),
   probeFallCount: int('probe-fall-count', 3, 1, 100, 'Consecutive failed probes that take a gateway out of rotation.'),
   probeRiseCount: int('probe-rise-count', 1, 1, 100, 'Consecutive answered probes that put a gateway back (DOKS: 1).'),
+  probeMaxGateways: int('probe-max-gateways', 64, 1, 1024, 'Most gateways probed on one node (sorted by address); the rest are assumed up, and the node says so.'),
   forwardProbeTarget: str('forward-probe-target', '', 'Address probed through each gateway to check it forwards; empty disables.'),
   publicInterface: str('public-interface', 'eth0', 'Interface that carries the node public address (DigitalOcean: eth0).'),
   symmetricRouting: bool('symmetric-routing', true, 'Install the table and rule that make replies to traffic that came in on the public interface leave by it.'),
   symmetricTable: int('symmetric-table', 135, 1, 0xfffffffe, 'Routing table for symmetric routing (DOKS: 135, eth0table).'),
   symmetricRulePriority: int('symmetric-rule-priority', 15135, 1, 32765, 'Priority of the symmetric-routing ip rule (DOKS: 15135).'),
-  routeProtocol: int('route-protocol', 145, 4, 255, 'rtm_protocol number that marks the routes kroute owns.'),
+  routeProtocol: { ...int('route-protocol', 145, 4, 255, 'rtm_protocol number that marks the routes kroute owns; numbers registered to other daemons are refused.'), reserved: REGISTERED_ROUTE_PROTOCOLS },
   controlPlaneAddresses: list('control-plane-addresses', [], 'API server addresses kept on the original gateway during an override; empty: discovered.', true),
   keepAddresses: list('keep-addresses', ['169.254.169.254'], 'Other addresses kept on the original gateway during an override (metadata service).', true),
   resolvConf: str('resolv-conf', '/etc/resolv.conf', 'resolv.conf whose nameservers are kept on the original gateway during an override.'),
@@ -84,7 +98,8 @@ export const AGENT_OPTIONS = {
   sysctlRoot: str('sysctl-root', '/proc/sys', 'Where the writable /proc/sys is (the DaemonSet mounts the host one at /host/proc/sys).'),
   healthPort: int('health-port', 9181, 0, 65535, 'Port of /healthz and /readyz (0 disables).'),
   metricsPort: int('metrics-port', 9180, 0, 65535, 'Port of /metrics (0 disables).'),
-  bindAddress: str('bind-address', '0.0.0.0', 'Address the health and metrics servers listen on.'),
+  bindAddress: str('bind-address', '127.0.0.1', 'Address /healthz and /readyz listen on. Loopback: under hostNetwork the kubelet probes 127.0.0.1, and nothing off the node can reach them.'),
+  metricsBindAddress: str('metrics-bind-address', '127.0.0.1', 'Address /metrics listens on: an IP, or "private" for the node\'s first private (RFC 1918 / ULA) address so a Prometheus in the VPC can scrape it; never 0.0.0.0 by default (the public IP would answer).'),
   logLevel: {
     kind: 'enum', flag: 'log-level', env: envName('log-level'), default: 'info', values: ['debug', 'info', 'warn', 'error'],
     description: 'Log verbosity; logs are JSON lines on stderr.',
@@ -125,6 +140,11 @@ function parseValue(name: string, o: (typeof AGENT_OPTIONS)[AgentOptionName], ra
       const okShape = raw.trim() !== '' && Number.isFinite(n) && (o.kind === 'number' || Number.isInteger(n));
       if (!okShape || n < o.min || n > o.max) {
         errs.push(fieldError(where, 'Invalid', `must be ${o.kind === 'integer' ? 'an integer' : 'a number'} from ${o.min} to ${o.max}`, raw));
+        return undefined;
+      }
+      const owner = o.kind === 'integer' ? o.reserved?.[n] : undefined;
+      if (owner !== undefined) {
+        errs.push(fieldError(where, 'Invalid', `is the route protocol registered to ${owner} (/etc/iproute2/rt_protos): kroute would take that daemon's routes for its own and prune them; use an unregistered number such as ${o.default}`, raw));
         return undefined;
       }
       return n;

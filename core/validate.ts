@@ -3,7 +3,7 @@
  * and the tests; the CRD's schema and CEL rules say no to the same inputs at admission.
  */
 import { fieldError, type FieldError, type Result } from './errors.js';
-import { parseCidr, parseIp, isUnspecified, isLoopback, isDefaultRoute, type Cidr, type IpAddress, type IpFamily } from './ip.js';
+import { coversWholeFamily, isMulticastOrBroadcast, neverRoutedReason, parseCidr, parseIp, isUnspecified, isLoopback, type Cidr, type IpAddress, type IpFamily } from './ip.js';
 import { LIMITS } from './limits.js';
 import {
   NODE_SELECTOR_OPERATORS,
@@ -23,7 +23,10 @@ export interface NormalizedRoute {
   readonly destinations: readonly Cidr[];
   readonly gateways: readonly IpAddress[];
   readonly nodeSelector?: NodeSelector;
-  /** True when a destination is `0.0.0.0/0` or `::/0`. */
+  /**
+   * True when the destinations together cover the whole address space (`0.0.0.0/0`, the `/1` pair, four `/2`
+   * quarters, ...): the Route takes over the default route and gets every override protection (docs/safety.md).
+   */
   readonly overridesDefault: boolean;
 }
 
@@ -210,6 +213,11 @@ export function validateRouteSpec(spec: unknown, name = '', path = 'spec'): Resu
       errs.push(fieldError(p, 'Duplicate', `is the same prefix as destinations[${first}] (${c.value.text})`, t));
       return;
     }
+    const never = neverRoutedReason(c.value);
+    if (never) {
+      errs.push(fieldError(p, 'Invalid', `cannot be routed through a gateway on any node: ${c.value.text} is ${never}`, t));
+      return;
+    }
     seenDest.set(c.value.text, i);
     destinations.push(c.value);
   });
@@ -226,6 +234,10 @@ export function validateRouteSpec(spec: unknown, name = '', path = 'spec'): Resu
     }
     if (isUnspecified(ip.value) || isLoopback(ip.value)) {
       errs.push(fieldError(p, 'Invalid', 'cannot be a gateway: it is an unspecified or loopback address', t));
+      return;
+    }
+    if (isMulticastOrBroadcast(ip.value)) {
+      errs.push(fieldError(p, 'Invalid', 'cannot be a gateway: it is a multicast or broadcast address', t));
       return;
     }
     const first = seenGw.get(ip.value.text);
@@ -267,7 +279,7 @@ export function validateRouteSpec(spec: unknown, name = '', path = 'spec'): Resu
       destinations,
       gateways,
       ...(nodeSelector ? { nodeSelector } : {}),
-      overridesDefault: destinations.some(isDefaultRoute),
+      overridesDefault: coversWholeFamily(destinations, family),
     },
   };
 }

@@ -4,7 +4,7 @@
  * gives the same plan. See docs/agent.md for the reasons behind each rule.
  */
 import { formatFieldError } from '../errors.js';
-import { cidrContains, isLoopback, isUnspecified, parseCidr, parseIp, type IpFamily } from '../ip.js';
+import { cidrContains, coversWholeFamily, isLoopback, isUnspecified, parseCidr, parseIp, type Cidr, type IpFamily } from '../ip.js';
 import { selectNode } from '../selector.js';
 import { validateRoute, type NormalizedRoute } from '../validate.js';
 import type {
@@ -19,7 +19,8 @@ import type {
   PlanRouteInput,
   RouteOutcome,
 } from './types.js';
-import { MAIN_TABLE } from './types.js';
+import { MAIN_TABLE, type RefusedDestination } from './types.js';
+import { destinationVerdict, gatewayProblem, lifelines, type Lifelines, type ProtectedAddress } from './protect.js';
 
 /** The two halves that replace a default route: more specific than /0, so the node's own default stays in place. */
 export const OVERRIDE_HALVES: Readonly<Record<IpFamily, readonly [string, string]>> = {
@@ -65,18 +66,26 @@ interface Selected {
   readonly active: readonly string[];
   readonly reason: string;
   readonly notes: string[];
+  /** Destinations refused on this node (protected addresses, connected subnets), with why. */
+  readonly refused: readonly RefusedDestination[];
+  /** Gateways that cannot be next hops here (not on a connected network), with why. */
+  readonly badGateways: readonly string[];
+  /** The Route's gateways that can be next hops here (on a connected network), down ones included. */
+  readonly usable: readonly string[];
   overrideActive: boolean;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-function outcome(input: PlanRouteInput, o: Omit<RouteOutcome, 'name' | 'generation' | 'deleting' | 'errors' | 'conflicts' | 'gateways' | 'activeGateways' | 'overrideActive'> & Partial<RouteOutcome>): RouteOutcome {
+function outcome(input: PlanRouteInput, o: Omit<RouteOutcome, 'name' | 'generation' | 'deleting' | 'errors' | 'conflicts' | 'refused' | 'kept' | 'gateways' | 'activeGateways' | 'overrideActive'> & Partial<RouteOutcome>): RouteOutcome {
   return {
     name: input.name,
     deleting: input.deleting,
     ...(input.generation !== undefined ? { generation: input.generation } : {}),
     errors: [],
     conflicts: [],
+    refused: [],
+    kept: [],
     gateways: [],
     activeGateways: [],
     overrideActive: false,
@@ -85,11 +94,31 @@ function outcome(input: PlanRouteInput, o: Omit<RouteOutcome, 'name' | 'generati
 }
 
 /** Plans one selected, valid Route: its claims on destinations, before conflicts are settled. */
-function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput): Selected {
-  const all = r.gateways.map((g) => g.text);
+function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: Lifelines): Selected {
+  const notes: string[] = [];
+  // A gateway off every connected network cannot be a next hop: refused here, so the Route never takes a slot it
+  // cannot fill (the kernel would refuse the write and the slot's previous owner's route would linger).
+  const badGateways: string[] = [];
+  const all: string[] = [];
+  for (const g of r.gateways) {
+    const why = gatewayProblem(l, g);
+    if (why) badGateways.push(why);
+    else all.push(g.text);
+  }
+  const refused: RefusedDestination[] = [];
+  const dests: Cidr[] = [];
+  for (const d of r.destinations) {
+    const v = destinationVerdict(l, d);
+    if (v.refused) refused.push({ destination: d.text, reason: v.reason });
+    else dests.push(d);
+  }
+  if (badGateways.length) notes.push(badGateways.join('; '));
+  if (refused.length) notes.push(`refused on this node: ${refused.map((x) => x.reason).join('; ')}`);
+  if (all.length === 0) {
+    return { input, route: r, claims: [], active: [], reason: 'GatewayNotOnLink', notes, refused, badGateways, usable: all, overrideActive: false };
+  }
   const up = all.filter((g) => !p.gatewaysDown.has(g));
   const allDown = up.length === 0;
-  const notes: string[] = [];
   let reason = 'Programmed';
   if (allDown) {
     reason = 'AllGatewaysDown';
@@ -104,26 +133,30 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput): Sel
   const nexthops: NextHop[] = gateways.map((gateway) => ({ gateway }));
   const claims: Claim[] = [];
   let overrideActive = false;
-  const rolledBack = p.overridesRolledBack?.has(input.name) ?? false;
-  for (const d of r.destinations) {
-    if (d.prefixLength !== 0) {
-      claims.push({ destination: d.text, route: mk(r, d.text, 'route', nexthops, p) });
-      continue;
-    }
-    if (rolledBack) {
-      reason = 'OverrideRolledBack';
-      notes.push(`the override of ${d.text} was rolled back: the API server did not answer after it was applied`);
-      continue;
-    }
-    if (allDown && p.config.overrideFailMode === 'open') {
-      reason = 'OverrideWithdrawn';
-      notes.push(`override of ${d.text} withdrawn (fail-open): traffic leaves by the node's own default route`);
-      continue;
-    }
+  // Any set covering the whole family is an override (the /1 pair, /2 quarters, ...), not only a literal /0: all
+  // its destinations get the override's protections, and are rolled back or withdrawn together.
+  // A literal /0 is the override and the other destinations stay plain routes beside it; a set that covers the
+  // family without one (the /1 pair, /2 quarters, ...) is an override as a whole.
+  const literal = dests.filter((d) => d.prefixLength === 0);
+  const overriding = literal.length ? literal : coversWholeFamily(dests, r.family) ? dests : [];
+  for (const d of dests) if (!overriding.includes(d)) claims.push({ destination: d.text, route: mk(r, d.text, 'route', nexthops, p) });
+  if (overriding.length === 0) {
+    // a plain Route
+  } else if (p.overridesRolledBack?.has(input.name) ?? false) {
+    reason = 'OverrideRolledBack';
+    notes.push(`the override of ${overriding.map((d) => d.text).join(', ')} was rolled back: the API server did not answer after it was applied`);
+  } else if (allDown && p.config.overrideFailMode === 'open') {
+    reason = 'OverrideWithdrawn';
+    notes.push(`override of ${overriding.map((d) => d.text).join(', ')} withdrawn (fail-open): traffic leaves by the node's own default route`);
+  } else {
     overrideActive = true;
-    for (const half of OVERRIDE_HALVES[r.family]) claims.push({ destination: d.text, route: mk(r, half, 'override', nexthops, p) });
+    for (const d of overriding) {
+      const dsts = d.prefixLength === 0 ? OVERRIDE_HALVES[r.family] : [d.text];
+      for (const dst of dsts) claims.push({ destination: d.text, route: mk(r, dst, 'override', nexthops, p) });
+    }
   }
-  return { input, route: r, claims, active: gateways, reason, notes, overrideActive };
+  if (dests.length === 0 && reason === 'Programmed') reason = 'ProtectedDestination';
+  return { input, route: r, claims, active: gateways, reason, notes, refused, badGateways, usable: all, overrideActive };
 }
 
 function mk(r: NormalizedRoute, dst: string, purpose: 'route' | 'override', nexthops: readonly NextHop[], p: PlanInput): DesiredRoute {
@@ -141,34 +174,26 @@ function hostPrefix(text: string, family: IpFamily): string {
   return `${canonical}/${family === 4 ? 32 : 128}`;
 }
 
-/** True when `text` lies inside one of `prefixes`. */
-function inside(text: string, prefixes: readonly string[]): boolean {
-  const ip = parseIp(text);
-  if (!ip.ok) return false;
-  return prefixes.some((c) => {
-    const cidr = parseCidr(c);
-    return cidr.ok && cidrContains(cidr.value, ip.value);
-  });
-}
-
-function keepRoutes(p: PlanInput, family: IpFamily, taken: Set<string>, specific: readonly string[], problems: string[]): DesiredRoute[] {
-  const original: HostDefaultRoute | undefined = family === 4 ? p.host.defaultV4 : p.host.defaultV6;
-  // On-link addresses never use the default route, and an address a Route sends somewhere specific stays there.
-  const targets = [...new Set([...p.host.controlPlaneAddresses, ...p.host.dnsServers, ...p.host.keepAddresses])]
-    .filter((a) => usable(a, family) && !inside(a, p.host.connected ?? []) && !inside(a, specific));
+/**
+ * Keep-routes: every protected address that a planned kroute route would take away (an override, or a wider
+ * destination containing it) stays on the node's own path as a /32 (/128). No Route can hold that prefix (a Route
+ * asking for exactly a protected address is refused), so the keep-route always wins.
+ */
+function keepRoutes(p: PlanInput, family: IpFamily, captured: readonly ProtectedAddress[], taken: Set<string>, problems: string[]): DesiredRoute[] {
+  const targets = captured.filter((a) => a.address.family === family && usable(a.address.text, family));
   if (targets.length === 0) return [];
+  const original: HostDefaultRoute | undefined = family === 4 ? p.host.defaultV4 : p.host.defaultV6;
   if (!original) {
-    problems.push(`IPv${family} default route overridden but the node has no IPv${family} default route of its own: ${targets.join(', ')} cannot be kept on it`);
+    problems.push(`IPv${family} routes would take protected addresses away but the node has no IPv${family} default route of its own to keep them on: ${targets.map((t) => t.address.text).join(', ')}`);
     return [];
   }
   const hop: NextHop = original.gateway ? { gateway: original.gateway, dev: original.dev } : { dev: original.dev };
   const out: DesiredRoute[] = [];
   for (const t of targets) {
     const route: DesiredRoute = {
-      family, dst: hostPrefix(t, family), table: MAIN_TABLE, protocol: p.config.routeProtocol, nexthops: [hop], purpose: 'keep', routeName: '',
+      family, dst: hostPrefix(t.address.text, family), table: MAIN_TABLE, protocol: p.config.routeProtocol, nexthops: [hop], purpose: 'keep', routeName: '',
     };
     const key = routeKey(route);
-    // A Route that asks for this exact prefix wins: the user said where it goes.
     if (taken.has(key)) continue;
     taken.add(key);
     out.push(route);
@@ -222,8 +247,7 @@ function compareRoutes(a: DesiredRoute, b: DesiredRoute): number {
 /** Plans the kernel state for this node. Invalid Routes become outcomes and never block valid ones. */
 export function plan(p: PlanInput): Plan {
   const outcomes: RouteOutcome[] = [];
-  const selected: Selected[] = [];
-  const probe = new Set<string>();
+  const valid: { input: PlanRouteInput; route: NormalizedRoute }[] = [];
   const seenNames = new Set<string>();
   for (const input of [...p.routes].sort(byName)) {
     if (seenNames.has(input.name)) continue;
@@ -242,14 +266,16 @@ export function plan(p: PlanInput): Plan {
       outcomes.push(outcome(input, { state: 'NotSelected', reason: 'NodeNotSelected', message: sel.reason }));
       continue;
     }
-    v.value.gateways.forEach((g) => probe.add(g.text));
-    selected.push(planRoute(input, { ...v.value, name: input.name }, p));
+    valid.push({ input, route: { ...v.value, name: input.name } });
   }
+  const l = lifelines(p.host, new Map(valid.map((v) => [v.input.name, v.route.gateways.map((g) => g.text)])));
+  const selected = valid.map((v) => planRoute(v.input, v.route, p, l));
+  const probe = new Set<string>(selected.flatMap((s) => s.usable));
 
   // Two Routes claiming the same kernel route: the first by name wins, every time, and the other one is told.
   const owner = new Map<string, string>();
   const routes: DesiredRoute[] = [];
-  for (const s of selected) {
+  const settled = selected.map((s) => {
     const conflicts = new Set<string>();
     let kept = 0;
     for (const c of s.claims) {
@@ -263,12 +289,44 @@ export function plan(p: PlanInput): Plan {
       routes.push(c.route);
       kept++;
     }
-    const all = s.route.gateways.map((g) => g.text);
+    return { s, conflicts, kept };
+  });
+
+  // Protected addresses a planned route would take away: kept on the node's own path, and the Routes that would
+  // have taken them are told which (no other Route is blamed).
+  const problems: string[] = [];
+  const taken = new Set(owner.keys());
+  const keeps: DesiredRoute[] = [];
+  const capturedBy = new Map<string, ProtectedAddress[]>();
+  for (const family of [4, 6] as const) {
+    const mine = routes.filter((r) => r.family === family && (r.purpose === 'route' || r.purpose === 'override'));
+    if (mine.length === 0) continue;
+    const captured: ProtectedAddress[] = [];
+    for (const a of l.addresses) {
+      if (!a.keep || a.address.family !== family || onLinkAddress(l, a)) continue;
+      const by = [...new Set(mine.filter((r) => contains(r.dst, a)).map((r) => r.routeName))];
+      if (by.length === 0) continue;
+      captured.push(a);
+      for (const n of by) capturedBy.set(n, [...(capturedBy.get(n) ?? []), a]);
+    }
+    keeps.push(...keepRoutes(p, family, captured, taken, problems));
+  }
+  const keptDst = new Set(keeps.map((k) => k.dst));
+
+  for (const { s, conflicts, kept } of settled) {
+    const all = s.usable;
     const overrideActive = s.overrideActive && routes.some((r) => r.routeName === s.input.name && r.purpose === 'override');
     const notes = [...s.notes];
     if (conflicts.size) notes.push(`destinations held by another Route: ${[...conflicts].join(', ')}`);
+    const keptHere = (capturedBy.get(s.input.name) ?? []).filter((a) => keptDst.has(hostPrefix(a.address.text, a.address.family)));
     const failed = kept === 0;
-    const reason = failed && conflicts.size ? 'DestinationConflict' : conflicts.size && s.reason === 'Programmed' ? 'PartialConflict' : s.reason;
+    if (keptHere.length && !failed) notes.push(`kept on the node's own path: ${keptHere.map((a) => `${a.address.text} (${a.why})`).join(', ')}`);
+    const reason = failed && conflicts.size ? 'DestinationConflict'
+      : failed && s.badGateways.length && s.reason === 'GatewayNotOnLink' ? 'GatewayNotOnLink'
+      : failed && s.refused.length && s.reason === 'ProtectedDestination' ? 'ProtectedDestination'
+      : conflicts.size && s.reason === 'Programmed' ? 'PartialConflict'
+      : (s.refused.length || s.badGateways.length) && s.reason === 'Programmed' ? 'PartiallyRefused'
+      : s.reason;
     outcomes.push(outcome(s.input, {
       state: failed ? 'Failed' : 'Applied',
       reason,
@@ -277,26 +335,36 @@ export function plan(p: PlanInput): Plan {
       activeGateways: failed ? [] : s.active,
       overrideActive,
       conflicts: [...conflicts],
+      refused: s.refused,
+      kept: keptHere.map((a) => a.address.text),
     }));
   }
 
-  const problems: string[] = [];
-  const taken = new Set(owner.keys());
-  const keeps: DesiredRoute[] = [];
-  for (const family of [4, 6] as const) {
-    if (!routes.some((r) => r.purpose === 'override' && r.family === family)) continue;
-    const specific = routes.filter((r) => r.purpose === 'route' && r.family === family).map((r) => r.dst);
-    keeps.push(...keepRoutes(p, family, taken, specific, problems));
+  // Probing is bounded: at most probeMaxGateways gateways per node (sorted, so every pass probes the same ones).
+  const cap = p.config.probeMaxGateways ?? 64;
+  const probed = [...probe].sort();
+  if (probed.length > cap) {
+    const rest = probed.splice(cap);
+    problems.push(`${probed.length + rest.length} gateways selected on this node; only the first ${cap} are probed (--probe-max-gateways), the other ${rest.length} are assumed up: ${rest.join(', ')}`);
   }
   const sym = symmetric(p);
-  const fwd = forwardProbes(p, [...probe].sort());
+  const fwd = forwardProbes(p, probed);
   return {
     routes: [...keeps, ...routes, ...sym.routes, ...fwd.routes].sort(compareRoutes),
     rules: [...sym.rules, ...fwd.rules],
     forwardProbes: fwd.probes,
     sysctls: AGENT_SYSCTLS,
     outcomes: outcomes.sort(byName),
-    probeGateways: [...probe].sort(),
+    probeGateways: probed,
     problems,
   };
+}
+
+function onLinkAddress(l: Lifelines, a: ProtectedAddress): boolean {
+  return (l.connected ?? []).some((c) => cidrContains(c.cidr, a.address));
+}
+
+function contains(dst: string, a: ProtectedAddress): boolean {
+  const c = parseCidr(dst);
+  return c.ok && cidrContains(c.value, a.address);
 }

@@ -64,6 +64,8 @@ export interface PlanConfig {
   readonly overrideFailMode: OverrideFailMode;
   /** Address probed through each gateway (forwarding liveness); empty or absent disables it. */
   readonly forwardProbeTarget?: string;
+  /** Most gateways probed on this node; the rest are reported and assumed up. @default 64 */
+  readonly probeMaxGateways?: number;
 }
 
 /** Everything `plan()` decides from. */
@@ -134,6 +136,16 @@ export interface RouteOutcome {
   readonly errors: readonly FieldError[];
   /** Destinations another Route holds (conflict). */
   readonly conflicts: readonly string[];
+  /** Destinations refused on this node because they would take a protected address or subnet away (docs/safety.md). */
+  readonly refused: readonly RefusedDestination[];
+  /** Protected addresses inside this Route's destinations, kept on the node's own path by /32 (/128) keep-routes. */
+  readonly kept: readonly string[];
+}
+
+/** A destination the planner refused on this node, and why (names the protected address or subnet). */
+export interface RefusedDestination {
+  readonly destination: string;
+  readonly reason: string;
 }
 
 /** The whole desired state, and why. */

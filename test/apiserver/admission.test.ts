@@ -83,7 +83,31 @@ d('Route admission by a real API server (needs Go and root)', () => {
     ['an empty selector term', { ...ok, nodeSelector: { nodeSelectorTerms: [{}] } },
       /spec\.nodeSelector\.nodeSelectorTerms\[0\]: Invalid value: .*needs at least one of matchExpressions or matchFields/],
     ['an unknown field', { ...ok, gateway: '10.0.0.1' }, /\.spec\.gateway: field not declared in schema/],
+    // Destinations no node could ever honour (docs/safety.md): the item is named.
+    ['a loopback destination', { ...ok, destinations: ['10.0.0.0/8', '127.0.0.0/8'] }, /spec\.destinations\[1\]: Invalid value: .*cannot be routed through a gateway on any node: it is loopback/],
+    ['a multicast destination', { ...ok, destinations: ['224.0.0.0/4'] }, /spec\.destinations\[0\]: Invalid value: .*it is multicast/],
+    ['a link-local destination', { ...ok, destinations: ['169.254.0.0/24'] }, /spec\.destinations\[0\]: Invalid value: .*it is link-local/],
+    ['the limited broadcast address', { ...ok, destinations: ['255.255.255.255/32'] }, /spec\.destinations\[0\]: Invalid value: .*limited broadcast/],
+    ['an IPv6 loopback destination', { destinations: ['::1/128'], gateways: ['fd00::1'] }, /spec\.destinations\[0\]: Invalid value: .*it is loopback/],
+    ['an IPv6 multicast destination', { destinations: ['ff02::/16'], gateways: ['fd00::1'] }, /spec\.destinations\[0\]: Invalid value: .*it is multicast/],
+    ['an IPv6 link-local destination', { destinations: ['fe80::/64'], gateways: ['fd00::1'] }, /spec\.destinations\[0\]: Invalid value: .*it is link-local/],
+    ['a multicast gateway', { ...ok, gateways: ['224.0.0.1'] }, /spec\.gateways\[0\]: Invalid value: .*multicast or broadcast/],
   ];
+
+  // Accepted at admission: whether they may be applied depends on the node (the planner decides, docs/safety.md).
+  const nodeDependent: [string, object][] = [
+    ['the metadata service /32', { ...ok, destinations: ['169.254.169.254/32'] }],
+    ['the /1 pair (an override)', { ...ok, destinations: ['0.0.0.0/1', '128.0.0.0/1'] }],
+    ['a prefix that merely contains multicast', { ...ok, destinations: ['128.0.0.0/1'] }],
+    ['DigitalOcean\'s 1.2.3.4/5 (contains 0.0.0.0/8)', { ...ok, destinations: ['1.2.3.4/5'] }],
+    ['an IPv6 override', { destinations: ['::/0'], gateways: ['fd00::1'] }],
+  ];
+  it.each(nodeDependent)('accepts %s (the node decides)', async (_what, spec) => {
+    const r = await dryRunApply(cp(), [routeObject('nodedep', spec as never)]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(validateRoute(routeObject('nodedep', spec as never)).ok).toBe(true);
+  });
 
   it.each(bad)('rejects %s, naming the field; the core validator rejects it too', async (_what, spec, message) => {
     const obj = routeObject('bad', spec as never);

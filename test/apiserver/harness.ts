@@ -2,9 +2,11 @@
  * Shared setup of the API-server test files: prerequisites, a lab namespace, a control plane on 127.0.0.1 inside
  * it, and the Route CRD installed and Established. One control plane per test file (files run one after another).
  */
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { routeCrd } from '../../core/index.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { writeKubeconfig } from '../cluster/credentials.js';
 import { NetnsLab } from '../net/netns.js';
 
 /** The Route CRD's name. */
@@ -51,4 +53,26 @@ export function dryRunApply(cp: ControlPlane, objects: readonly object[]): Retur
   return cp.kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=kroute-test', '-f', '-'], {
     input: objects.map((o) => stringify(o)).join('---\n'),
   });
+}
+
+/**
+ * A kubeconfig whose token is bound to a stand-in Pod of `serviceAccount` on `nodeName`, as a DaemonSet Pod's
+ * projected token is: the API server adds `authentication.kubernetes.io/node-name` to its user info, which the
+ * agent's node-restriction policy requires (core/agent-manifests.ts). There is no scheduler or kubelet here, so the
+ * Pod is created with `spec.nodeName` set and never runs. The server is `cp.server`, or `cp.localServer` with
+ * `{ local: true }`.
+ */
+export async function boundKubeconfigFor(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
+  const pod = `${serviceAccount}-${nodeName}`.slice(0, 63).replace(/[^a-z0-9]$/, 'x');
+  await cp.apply([{
+    apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace },
+    spec: { nodeName, serviceAccountName: serviceAccount, containers: [{ name: 'stand-in', image: 'registry.invalid/stand-in:never-run' }] },
+  }]);
+  const uid = await cp.kubectl(['get', 'pod', '-n', namespace, pod, '-o', 'jsonpath={.metadata.uid}']);
+  if (uid.code !== 0) throw new Error(`reading Pod ${namespace}/${pod} failed: ${uid.stderr}`);
+  const token = await cp.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=3600s',
+    '--bound-object-kind', 'Pod', '--bound-object-name', pod, '--bound-object-uid', uid.stdout.trim()]);
+  if (token.code !== 0) throw new Error(`minting a Pod-bound token for ${namespace}/${serviceAccount} on ${nodeName} failed: ${token.stderr.trim()}`);
+  const path = join(dirname(cp.caFile), `${namespace}.${serviceAccount}.${nodeName}.${opts.local ? 'local.' : ''}kubeconfig`);
+  return writeKubeconfig(path, opts.local ? cp.localServer : cp.server, cp.caFile, `system:serviceaccount:${namespace}:${serviceAccount}`, token.stdout.trim());
 }

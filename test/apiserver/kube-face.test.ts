@@ -12,7 +12,7 @@ import { jsonLogger, silentLogger } from '../../agent/log.js';
 import { createKubeFace, type KubeFaceHandle } from '../../agent/kube/index.js';
 import type { SourceSnapshot } from '../../agent/ports.js';
 import { requireGoOrSkip } from '../cluster/prereq.js';
-import { SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
+import { boundKubeconfigFor, SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
 
 const haveGo = await requireGoOrSkip();
 const d = haveGo ? describe : describe.skip;
@@ -90,7 +90,8 @@ d("the agent's Kubernetes face on a real API server (needs Go and root)", () => 
     const p = await lab.cp.kubectl(['patch', 'node', NODE, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
     if (p.code !== 0) throw new Error(p.stderr);
     const kc = new KubeConfig();
-    kc.loadFromFile(await lab.cp.kubeconfigFor(agent.name, agent.namespace, { local: true }));
+    // Bound to a Pod on this node, as a DaemonSet Pod's token is: the node-restriction policy needs its node name.
+    kc.loadFromFile(await boundKubeconfigFor(lab.cp, agent.name, agent.namespace, NODE, { local: true }));
     face = await createKubeFace({
       config: { ...defaultAgentConfig(), nodeName: NODE },
       log,

@@ -20,6 +20,8 @@ describe('RoutingAgent construct', () => {
       'ClusterRoleBinding//kroute-agent',
       'Role/default/kroute-agent-apiserver-endpoints',
       'RoleBinding/default/kroute-agent-apiserver-endpoints',
+      'ValidatingAdmissionPolicy//kroute-agent-node-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-node-restriction',
       'DaemonSet/kube-system/kroute-agent',
     ]);
   });
@@ -47,13 +49,17 @@ describe('RoutingAgent construct', () => {
     });
     expect(ctr.env).toEqual([{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
     expect(ctr.ports.map((p: Any) => [p.name, p.containerPort])).toEqual([['metrics', 9180], ['health', 9181]]);
-    expect(ctr.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
-    expect(ctr.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    // Health listens on loopback (closed by default): the kubelet, in the host's namespace, probes 127.0.0.1.
+    expect(ctr.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health', host: '127.0.0.1' });
+    expect(ctr.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health', host: '127.0.0.1' });
     expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     expect(ctr.image).toBe('ghcr.io/kroute/agent:0.1.0');
     expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys']);
-    expect(ctr.volumeMounts).toContainEqual({ name: 'host-sysctl-net', mountPath: '/host/proc/sys/net' });
+    // Only the sysctl files the agent writes, never the whole of /proc/sys/net.
+    expect(ctr.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual([
+      '/host/proc/sys/net/ipv4/fib_multipath_hash_policy', '/host/proc/sys/net/ipv6/fib_multipath_hash_policy', '/host/proc/sys/net/ipv4/fib_multipath_use_neigh', '/tmp',
+    ]);
   });
 
   it('passes every knob through: image, namespace, probe interval, interface, table and rule', () => {

@@ -30,7 +30,8 @@ describe('the cdk8s example', () => {
     const objs = synthExample();
     expect(objs.filter((o) => o.kind === 'Route').map((o) => o.metadata.name)).toEqual(['basic', 'ecmp', 'vpn-worker-pool', 'static-egress']);
     expect(objs.filter((o) => o.kind !== 'Route').map((o) => o.kind)).toEqual([
-      'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet',
+      'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'DaemonSet',
     ]);
   });
 

@@ -127,20 +127,22 @@ describe('plan: behaviour', () => {
     expect(plan(input([], { config: { ...CONFIG, symmetricRouting: false } })).routes).toEqual([]);
   });
 
-  it('lets a Route that asks for a keep address win over the keep-route', () => {
+  it('refuses a Route that asks for exactly a protected address; the keep-route wins (docs/safety.md)', () => {
     const p = plan(input([
       route('all', { destinations: ['0.0.0.0/0'], gateways: GW }),
       route('dns', { destinations: ['67.207.67.2/32'], gateways: ['10.114.0.12'] }),
     ]));
-    expect(mainRoutes(p.routes)['67.207.67.2/32']).toEqual(['10.114.0.12']);
+    expect(mainRoutes(p.routes)['67.207.67.2/32']).toEqual(['203.0.113.1']);
+    expect(p.outcomes.find((o) => o.name === 'dns')).toMatchObject({ state: 'Failed', reason: 'ProtectedDestination' });
   });
 
-  it('keeps no on-link address and no address a Route sends somewhere specific', () => {
+  it('keeps no on-link address, and keeps an address a Route sends somewhere wider on the node\'s own path', () => {
     const p = plan(input([
       route('all', { destinations: ['0.0.0.0/0'], gateways: GW }),
       route('vpn', { destinations: ['198.18.0.0/16'], gateways: ['10.114.0.12'] }),
     ], { host: { ...HOST, dnsServers: ['10.114.0.53'], connected: ['10.114.0.0/20'] } }));
-    expect(p.routes.filter((r) => r.purpose === 'keep').map((r) => r.dst)).toEqual(['169.254.169.254/32']);
+    expect(p.routes.filter((r) => r.purpose === 'keep').map((r) => r.dst)).toEqual(['169.254.169.254/32', '198.18.0.1/32']);
+    expect(p.outcomes.find((o) => o.name === 'vpn')).toMatchObject({ state: 'Applied', kept: ['198.18.0.1'], message: expect.stringContaining('198.18.0.1 (a control-plane endpoint (API server))') });
   });
 
   it('says when an override has no original default route to keep addresses on', () => {

@@ -68,7 +68,7 @@ function derive(ds: Manifest, lab: NodeLab, routesDir: string, image: string): D
     nodeName: NODE_NAME,
     image,
     hostPath: (p) => {
-      if (p === '/proc/sys/net') return '/proc/sys/net';
+      if (p === '/proc/sys/net' || p.startsWith('/proc/sys/net/')) return p;
       throw new Error(`hostPath ${p} has no stand-in in this test`);
     },
     // The Route file replaces the API server: mounted read-only, as a ConfigMap would be.

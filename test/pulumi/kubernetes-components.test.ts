@@ -29,6 +29,8 @@ describe('RoutingAgent component', () => {
       'kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding agent-cluster-role-binding',
       'kubernetes:rbac.authorization.k8s.io/v1:Role agent-role',
       'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding agent-role-binding',
+      'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy agent-node-restriction-policy',
+      'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding agent-node-restriction-binding',
       'kubernetes:apps/v1:DaemonSet agent-daemon-set',
     ]);
     expect(urnOf('agent-crd')).toContain('::kroute:index:RoutingAgent$kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::agent-crd');
@@ -60,7 +62,7 @@ describe('RoutingAgent component', () => {
     new kroute.StaticEgress('e', { gateways: ['10.114.0.3'] }, { providers: { kubernetes: provider } });
     await cloud.settle();
     const children = custom().filter((r) => r.name !== 'doks');
-    expect(children).toHaveLength(8);
+    expect(children).toHaveLength(10);
     for (const c of children) expect(c.provider).toMatch(/pulumi:providers:kubernetes::doks::doks-id$/);
   });
 
