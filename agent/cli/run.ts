@@ -56,6 +56,7 @@ interface World {
 async function world(config: AgentConfig): Promise<World> {
   if (config.routes) {
     const { routes, problems } = await readRouteFiles(config.routes);
+    routes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const self: NodeFacts = { name: config.nodeName, labels: parseNodeLabels(config.nodeLabels) };
     return {
       routes,
