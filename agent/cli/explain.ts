@@ -85,6 +85,9 @@ export interface ExplainContext {
   readonly host: (node: string) => HostFacts;
   /** Gateways the node reported down, and overrides it rolled back (inferred from its status entries). */
   readonly health?: (node: string) => { gatewaysDown: ReadonlySet<string>; overridesRolledBack: ReadonlySet<string> };
+  /** False when no host was described: node-level problems the planner finds then (no default route to keep
+   * addresses on) are artifacts of the missing description, not news. @default true */
+  readonly hostKnown?: boolean;
 }
 
 function reportedOf(r: ClusterRoute, node: string): Reported | undefined {
@@ -164,7 +167,8 @@ export function explainRoute(name: string, routes: readonly ClusterRoute[], node
 export function explainNode(node: NodeFacts, routes: readonly ClusterRoute[], ctx: ExplainContext): NodeExplanation {
   const p = planFor(node, routes, ctx);
   const pairs = [...routes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((r) => pair(r, node, p));
-  return { kind: 'NodeExplanation', node, routes: pairs, problems: p.problems, ok: pairs.every((x) => x.ok) && p.problems.length === 0 };
+  const problems = ctx.hostKnown === false ? [] : p.problems;
+  return { kind: 'NodeExplanation', node, routes: pairs, problems, ok: pairs.every((x) => x.ok) && problems.length === 0 };
 }
 
 /**

@@ -155,7 +155,7 @@ async function explain(args: CliArgs): Promise<CliResult> {
   const extra = await extraAddresses(args, w);
   if (args.host === 'local') throw new CliError('explain plans with the cluster\'s view of every node: --host local does not apply');
   const facts = await hostFacts(args, extra);
-  const ctx = { config: args.config, host: () => facts.host, health: (n: string) => reportedHealth(w.routes, n) };
+  const ctx = { config: args.config, host: () => facts.host, health: (n: string) => reportedHealth(w.routes, n), hostKnown: facts.source !== 'none' };
   if (args.command === 'explain-route') {
     const e = explainRoute(args.name, w.routes, await w.nodes(), ctx);
     if (!e) throw new CliError(`no Route named ${JSON.stringify(args.name)}${w.routes.length ? ` (there are: ${w.routes.map((r) => r.name).join(', ')})` : ''}`);

@@ -21,7 +21,7 @@ import { startControlPlane, type ControlPlane } from '../cluster/control-plane.j
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
 import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
-import { kroute, krouteJson, monitor } from './kroute-process.js';
+import { capture, kroute, krouteJson, monitor } from './kroute-process.js';
 
 const haveGo = await requireGoOrSkip();
 const d = haveGo ? describe : describe.skip;
@@ -125,6 +125,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     expect(m.between(a, b)).toEqual([]);
     const table = await kroute(onNode(['plan', 'node-a', '--host', 'local']), t().node);
     expect(table.stdout).toContain('No kernel changes');
+    capture('plan-in-sync', table, 'kroute plan node-a --host local');
   });
 
   it('with drift (a hand-deleted route, a changed label) plan prints exactly what the agent then changes, and changes nothing itself', async () => {
@@ -145,6 +146,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
       ['remove', '172.20.0.0/16', ''],
     ]);
     expect(r.value.node.labels[POOL]).toBe('worker');
+    capture('plan-drift', await kroute(onNode(['plan', 'node-a', '--host', 'local']), t().node), 'kroute plan node-a --host local');
     // The agent starts: what ip monitor sees is exactly the plan.
     await startKubeAgent();
     await until('the agent caught up', 30_000, async () => ((await ownedRoute(t().node, '172.22.0.0/16')) && !(await ownedRoute(t().node, '172.20.0.0/16')) ? true : undefined));
@@ -169,6 +171,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     // Across the cluster (no node named): both nodes get it.
     const all = await krouteJson<{ nodes: ProposalNodeReport[] }>(onNode(['plan', '-f', file]), t().node);
     expect(all.value.nodes.map((x) => [x.node.name, x.outcomes[0]?.state])).toEqual([['node-a', 'Applied'], ['node-b', 'Applied']]);
+    capture('plan-f', await kroute(onNode(['plan', 'node-a', '--host', 'local', '-f', file]), t().node), 'kroute plan node-a --host local -f d-new.yaml');
 
     const before = await ownedRoutes(t().node);
     await c().apply([proposal]);
@@ -189,6 +192,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     expect(miss).toMatchObject({ term: 0, field: 'nodeSelectorTerms[0].matchExpressions[0]', nodeValue: 'worker', requirement: { key: POOL, operator: 'In', values: ['egress'] } });
     const table = await kroute(onNode(['explain', 'route', 'a-egress-only']), t().node);
     expect(table.stdout).toContain(`node-a: nodeSelectorTerms[0].matchExpressions[0]: ${POOL} In [egress] does not hold (node has "worker")`);
+    capture('explain-route-unselected', table, 'kroute explain route a-egress-only');
 
     await apply('zz-copy', { destinations: ['172.21.0.0/16'], gateways: [GW[1]] });
     await until('node-a reports the conflict', 30_000, async () => ((await statusOf('zz-copy', 'node-a'))?.reason === 'DestinationConflict' ? true : undefined), 100);
@@ -200,6 +204,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     expect(onA?.reported?.since).toMatch(/^\d{4}-\d\d-\d\dT/);
     const text = await kroute(onNode(['explain', 'route', 'zz-copy']), t().node);
     expect(text.stdout).toContain('node-a: 172.21.0.0/16 is held by Route b-everywhere');
+    capture('explain-route-conflict', text, 'kroute explain route zz-copy');
 
     for (const name of ['c-worker-only', 'd-new']) {
       await until(`node-a reports ${name} Applied`, 30_000, async () => ((await statusOf(name, 'node-a'))?.state === 'Applied' ? true : undefined), 100);
@@ -213,6 +218,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
       ['d-new', true, 'Applied', 'Applied'],
       ['zz-copy', true, 'Failed', 'Failed'],
     ]);
+    capture('explain-node', await kroute(onNode(['explain', 'node', 'node-a']), t().node), 'kroute explain node node-a');
   });
 
   it("the agent's --dry-run logs the plan's changes and writes neither the kernel nor the API", async () => {
@@ -234,6 +240,7 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     expect(m.between(a, b)).toEqual([]);
     expect(await ownedRoute(t().node, '172.23.0.0/16')).toBeUndefined();
     expect(await versions()).toBe(rvBefore);
+    capture('dry-run', { code: 0, stdout: JSON.stringify(line) + '\n', stderr: '' }, 'kroute-agent --dry-run ... (one log line)');
     await stopAgent();
   });
 });

@@ -3,7 +3,7 @@
  * namespace (`--host local` reads that namespace's kernel), and `ip monitor` with markers, to show what changed in
  * a node's kernel between two points (and that nothing did).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT } from '../agent/agent-process.js';
@@ -68,4 +68,15 @@ export function monitor(topo: Topology, protocol = 145) {
     },
     stop: () => p.kill('SIGKILL'),
   };
+}
+
+/**
+ * Keeps a command's output for the docs when KROUTE_CLI_CAPTURE names a folder (docs/cli.md quotes these files);
+ * does nothing otherwise.
+ */
+export function capture(name: string, r: Exec, command: string): void {
+  const to = process.env.KROUTE_CLI_CAPTURE;
+  if (!to) return;
+  mkdirSync(to, { recursive: true });
+  writeFileSync(join(to, `${name}.txt`), `$ ${command}\n${r.stdout}${r.stderr}(exit ${r.code})\n`);
 }
