@@ -65,7 +65,7 @@ export function renderProposal(names: readonly string[], nodes: readonly Proposa
     out += n.changes.routes.length || n.changes.rules.length ? '' : '  no kernel changes\n';
     if (n.changes.routes.length) out += table(['ACTION', 'DESTINATION', 'TABLE', 'NEXT HOPS', 'FOR'], routeRows(n.changes.routes));
     if (n.changes.rules.length) out += table(['ACTION', 'PRIORITY', 'MATCH', 'TABLE', 'FAMILY'], ruleRows(n.changes.rules));
-    out += table(['ROUTE', 'STATE', 'REASON', 'MESSAGE'], [...n.outcomes, ...n.affected].map((o) => [o.route, o.state, o.reason, o.message]));
+    out += `${n.changes.routes.length || n.changes.rules.length ? '\n' : ''}` + table(['ROUTE', 'STATE', 'REASON', 'MESSAGE'], [...n.outcomes, ...n.affected].map((o) => [o.route, o.state, o.reason, o.message]));
     out += refusedBlock(n.refused);
   }
   const skipped = nodes.length - touched.length;
@@ -90,7 +90,7 @@ function details(p: PairExplanation, first: 'node' | 'route'): string {
     if (!p.misses.length) lines.push(`  ${who}: ${p.reason}`);
   } else lines.push(`  ${who}: ${p.reason}`);
   for (const c of p.planned?.conflicts ?? []) lines.push(`  ${who}: ${c.destination} is held by Route ${c.heldBy}`);
-  if (p.planned && p.planned.state !== 'Applied') lines.push(`  ${who}: planned ${p.planned.state}: ${p.planned.message}`);
+  if (p.planned && p.planned.state !== 'Applied' && !p.planned.conflicts.length) lines.push(`  ${who}: planned ${p.planned.state}: ${p.planned.message}`);
   if (p.reported?.message) lines.push(`  ${who}: reported: ${p.reported.message}`);
   if (p.selected && !p.reported) lines.push(`  ${who}: no status entry yet (is the agent running there?)`);
   return lines.join('\n');

@@ -4,10 +4,13 @@
  * as a table and as stable JSON, what is refused and why, `plan -f`, `explain` with the failing selector term, and
  * exit codes 0 / 2 / 1.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { NodePlanReport, ProposalNodeReport } from '../../agent/cli/changes.js';
+import { cliViewerClusterRole } from '../../core/index.js';
+import { REPO_ROOT } from '../agent/agent-process.js';
 import type { NodeExplanation, RouteExplanation } from '../../agent/cli/explain.js';
 import { kroute, krouteJson } from './kroute-process.js';
 
@@ -165,5 +168,14 @@ describe('kroute offline (files, a stand-in host; no cluster)', () => {
     expect(h.stdout).toContain('kroute plan [NODE]');
     expect(h.stdout).toContain('get/list on routes and nodes');
     expect((await kroute(['version'])).stdout).toMatch(/^kroute \d+\.\d+\.\d+/);
+  });
+
+  it("docs/cli.md shows the ClusterRole kroute needs exactly as the core builds it (get and list only)", () => {
+    const doc = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');
+    const block = /```yaml\n(apiVersion: rbac[\s\S]*?)```/.exec(doc)?.[1];
+    const role = cliViewerClusterRole();
+    expect(parse(block ?? '')).toEqual({ apiVersion: role.apiVersion, kind: role.kind, metadata: { name: role.metadata.name }, rules: role.rules });
+    const verbs = (role.rules as { verbs: string[] }[]).flatMap((r) => r.verbs);
+    expect([...new Set(verbs)].sort()).toEqual(['get', 'list']);
   });
 });
