@@ -28,6 +28,9 @@ export async function krouteJson<T>(args: readonly string[], ns?: Netns): Promis
   return { code: r.code, value: JSON.parse(r.stdout) as T, stderr: r.stderr };
 }
 
+/** An `ip monitor` rule line: `15135:\tfrom ...` (after `Deleted ` when removed). */
+const RULE_LINE = /^(?:Deleted )?(\d+):/;
+
 /** One route line of `ip monitor` with kroute's protocol. */
 export interface MonitoredRoute {
   readonly deleted: boolean;
@@ -42,6 +45,7 @@ export function monitor(topo: Topology, protocol = 145) {
   const lines: string[] = [];
   createInterface({ input: p.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
   let n = 0;
+  const top = (from: number, to: number) => lines.slice(from, to).filter((l) => !/^\s/.test(l) && new RegExp(`\\bproto(col)? ${protocol}\\b`).test(l));
   return {
     lines,
     /** Adds and removes a marker route and waits until the monitor printed it: every earlier event is in `lines`. */
@@ -53,13 +57,23 @@ export function monitor(topo: Topology, protocol = 145) {
       await until(`monitor marker ${bare}`, 5_000, async () => (lines.slice(from).some((l) => l.startsWith('Deleted ') && l.includes(bare)) ? true : undefined));
       return lines.length;
     },
-    /** Lines with kroute's protocol between two marks (top-level lines: one per route, ECMP next hops folded). */
+    /** Routes with kroute's protocol between two marks (top-level lines: one per route, ECMP next hops folded). */
     owned(from: number, to = lines.length): MonitoredRoute[] {
-      return lines.slice(from, to).filter((l) => !/^\s/.test(l) && new RegExp(`\\bproto ${protocol}\\b`).test(l)).map((l) => {
+      return top(from, to).filter((l) => !RULE_LINE.test(l)).map((l) => {
         const deleted = l.startsWith('Deleted ');
         const words = (deleted ? l.slice(8) : l).split(/\s+/);
         const table = /\btable (\S+)/.exec(l)?.[1] ?? 'main';
-        return { deleted, dst: words[0] === 'default' ? '0.0.0.0/0' : words[0].includes('/') ? words[0] : `${words[0]}/32`, table };
+        const v6 = words[0].includes(':') || /\bvia (inet6 )?[0-9a-f]*:/.test(l);
+        const dst = words[0] === 'default' ? (v6 ? '::/0' : '0.0.0.0/0') : words[0].includes('/') ? words[0] : `${words[0]}/${v6 ? 128 : 32}`;
+        return { deleted, dst, table };
+      });
+    },
+    /** Rules with kroute's protocol between two marks: `add|remove PRIORITY SRC`. */
+    rules(from: number, to = lines.length): string[] {
+      return top(from, to).filter((l) => RULE_LINE.test(l)).map((l) => {
+        const m = RULE_LINE.exec(l);
+        const src = /\bfrom (\S+)/.exec(l)?.[1] ?? 'all';
+        return `${l.startsWith('Deleted ') ? 'remove' : 'add'} ${m?.[1] ?? '?'} ${src.includes('/') || src === 'all' ? src : `${src}/${src.includes(':') ? 128 : 32}`}`;
       });
     },
     /** Every line between two marks except the markers themselves. */
