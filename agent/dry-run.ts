@@ -4,14 +4,13 @@
  * `kroute plan -o json`) instead of starting `ip -batch`; sysctls are read, never written. For a node whose agent is
  * being rolled out: its log says what the real one will do there.
  */
+import { readFile } from 'node:fs/promises';
 import type { DesiredRoute, DesiredRule, Plan } from '../core/plan/index.js';
 import { changesOf } from './cli/changes.js';
 import { diffKernel, type DesiredKernel } from './kernel/diff.js';
 import type { ApplyReport, KernelOpResult, KernelPort } from './kernel/port.js';
 import type { KernelRoute, KernelState } from './kernel/state.js';
-import type { SysctlResult } from './kernel/sysctl.js';
-import { sysctlPath } from './kernel/sysctl.js';
-import { readFile } from 'node:fs/promises';
+import { sysctlPath, type SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
 
 /** A kernel port that reads and diffs like `inner` but writes nothing: the changes it would make are logged. */
