@@ -2,6 +2,7 @@
  * The cluster as `kroute` reads it: Routes (with their status entries), Nodes and the API server's addresses.
  * Reads only (get and list; the kroute-viewer ClusterRole, core/cli-rbac.ts), each with a deadline.
  */
+import { delimiter } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, type NodeFacts } from '../../core/index.js';
 import { endpointAddresses, serverAddress } from '../kube/control-plane.js';
@@ -12,10 +13,13 @@ import type { ClusterRoute } from './explain.js';
 /** How long one API call may take. */
 const CALL_DEADLINE_MS = 30_000;
 
-/** Loads a kubeconfig: the file given, else KUBECONFIG or ~/.kube/config, else in-cluster (kubectl's order). */
+/**
+ * Loads a kubeconfig: the file given, else KUBECONFIG or ~/.kube/config, else in-cluster (kubectl's order). A
+ * KUBECONFIG list (`a:b`, which the agent's option table passes as one value) is merged as kubectl merges it.
+ */
 export function cliKubeConfig(file: string): KubeConfig {
   const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
+  if (file && !file.includes(delimiter)) kc.loadFromFile(file);
   else kc.loadFromDefault();
   if (!kc.getCurrentCluster()) throw new Error('no cluster in the kubeconfig (give --kubeconfig or set KUBECONFIG)');
   return kc;
