@@ -9,7 +9,7 @@ import {
   type PlanInput, type RouteOutcome, type RoutePurpose,
 } from '../../core/plan/index.js';
 import { defaultMetric, diffKernel, type DesiredKernel, type KernelOp } from '../kernel/diff.js';
-import type { KernelRoute, KernelState } from '../kernel/state.js';
+import { sortHops, type KernelRoute, type KernelState } from '../kernel/state.js';
 
 /** One route the agent would add, replace or remove. */
 export interface RouteChange {
@@ -201,7 +201,8 @@ export function nodePlan(input: PlanInput, opts: { kernel?: KernelState; sysctls
 
 /** A desired state as the kernel would hold it once applied (kroute's routes at the default metric). */
 export function asKernel(desired: DesiredKernel): KernelState {
-  const route = (r: DesiredRoute): KernelRoute => ({ family: r.family, dst: r.dst, table: r.table, protocol: r.protocol, metric: defaultMetric(r.family), type: 1, nexthops: r.nexthops });
+  // Next hops sorted, as the kernel reader gives them (the diff compares them in that order).
+  const route = (r: DesiredRoute): KernelRoute => ({ family: r.family, dst: r.dst, table: r.table, protocol: r.protocol, metric: defaultMetric(r.family), type: 1, nexthops: sortHops(r.nexthops) });
   const rule = (r: DesiredRule) => ({ family: r.family, priority: r.priority, src: r.src, table: r.table, protocol: r.protocol, ...(r.fwmark !== undefined ? { fwmark: r.fwmark } : {}) });
   return { owned: desired.routes.map(route), foreign: [], ownedRules: desired.rules.map(rule) };
 }
