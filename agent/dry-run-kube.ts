@@ -8,14 +8,23 @@ import { clientNodeApi, loadKubeConfig, type KubeApi } from './kube/api.js';
 import { kubeFaceOver, type KubeFaceHandle } from './kube/index.js';
 import type { Logger } from './log.js';
 
-/** `api` with every write replaced by a log line (reads go through). */
+/**
+ * `api` with every write replaced by a log line (reads go through). Every method is listed, none spread: a method
+ * added to KubeApi fails to compile here until someone decides whether it reads or writes.
+ */
 export function readOnlyKubeApi(api: KubeApi, log: Logger): KubeApi {
   const drop = (what: string) => async (...args: unknown[]): Promise<unknown> => {
     log.info(`dry-run: would ${what}`, { target: typeof args[0] === 'string' ? args[0] : undefined, body: args[1] });
     return {};
   };
   return {
-    ...api,
+    server: api.server,
+    routeInformer: () => api.routeInformer(),
+    nodeInformer: (nodeName) => api.nodeInformer(nodeName),
+    getRoute: (name) => api.getRoute(name),
+    listNodes: () => api.listNodes(),
+    readEndpoints: () => api.readEndpoints(),
+    readyz: (signal) => api.readyz(signal),
     applyRoute: drop('apply to the Route'),
     applyRouteStatus: drop('apply to the Route status'),
     jsonPatchRoute: drop('patch the Route'),
