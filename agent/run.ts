@@ -6,6 +6,7 @@
 import type { AgentConfig } from '../core/index.js';
 import { AddressControlPlane } from './file-control-plane.js';
 import { FileSource } from './file-source.js';
+import { DryRunKernel, DryRunSysctls } from './dry-run.js';
 import { HostDiscovery } from './host.js';
 import { AgentHttp } from './http.js';
 import { IprouteKernel } from './kernel/iproute.js';
@@ -32,6 +33,8 @@ async function face(config: AgentConfig, log: Logger): Promise<KubeFace> {
       controlPlane: new AddressControlPlane(config.controlPlaneAddresses),
     };
   }
+  // --dry-run: the same face over an API whose writes are logged and dropped (agent/dry-run-kube.ts).
+  if (config.dryRun) return (await import('./dry-run-kube.js')).dryRunKubeFace(config, log);
   let mod: { createKubeFace(opts: { config: AgentConfig; log: Logger }): Promise<KubeFace> };
   try {
     mod = await import('./kube/index.js');
@@ -47,7 +50,9 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
   // when /metrics is served (--metrics-port 0 turns it off).
   const metrics = config.metricsPort ? new (await import('./metrics.js')).AgentMetrics() : undefined;
   const { source, reporter, controlPlane } = await face(config, log);
-  const kernel = new IprouteKernel({ protocol: config.routeProtocol });
+  const iproute = new IprouteKernel({ protocol: config.routeProtocol });
+  const dry = config.dryRun ? log.with({ component: 'dry-run' }) : undefined;
+  const kernel = dry ? new DryRunKernel(iproute, config.routeProtocol, dry) : iproute;
   const later: { reconciler?: Reconciler } = {};
   const prober = new Prober({
     intervalMs: config.probeIntervalSeconds * 1000,
@@ -63,7 +68,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
     reporter,
     controlPlane,
     kernel,
-    sysctls: new SysctlWriter(config.sysctlRoot),
+    sysctls: dry ? new DryRunSysctls(config.sysctlRoot, dry) : new SysctlWriter(config.sysctlRoot),
     host: new HostDiscovery({ protocol: config.routeProtocol, publicInterface: config.publicInterface, resolvConf: config.resolvConf }),
     prober,
     log,
@@ -85,6 +90,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
   log.info('agent started', {
     node: config.nodeName,
     mode: config.routes ? 'file' : 'kubernetes',
+    dryRun: config.dryRun || undefined,
     routes: config.routes || undefined,
     protocol: config.routeProtocol,
     ports,

@@ -13,3 +13,4 @@ export * from './image.js';
 export * from './agent-manifests.js';
 export * from './egress.js';
 export * from './plan/index.js';
+export * from './cli-rbac.js';

@@ -104,6 +104,7 @@ export const AGENT_OPTIONS = {
     kind: 'enum', flag: 'log-level', env: envName('log-level'), default: 'info', values: ['debug', 'info', 'warn', 'error'],
     description: 'Log verbosity; logs are JSON lines on stderr.',
   } as EnumOption<LogLevel>,
+  dryRun: bool('dry-run', false, 'Plan and log the changes each pass would make; write nothing (kernel, sysctls, API server).'),
 } as const;
 
 /** Names of the agent's options. */

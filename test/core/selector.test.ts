@@ -1,4 +1,4 @@
-import { nodeNamesSelector, nodePoolSelector, selectNode, validateRoute, type NodeSelector } from '../../core/index.js';
+import { explainSelection, nodeNamesSelector, nodePoolSelector, selectNode, validateRoute, type NodeSelector } from '../../core/index.js';
 import { doksExamples } from '../fixtures/doks-examples.js';
 
 const worker = { name: 'worker-pool-y', labels: { 'doks.digitalocean.com/node-pool': 'worker-pool', zone: 'a' } };
@@ -48,5 +48,26 @@ describe('node selection', () => {
 
   it('does not treat inherited object properties as labels', () => {
     expect(selectNode(sel({ key: 'constructor', operator: 'Exists' }), { name: 'n', labels: {} }).selected).toBe(false);
+  });
+
+  it('explainSelection names, for each term, the requirement that failed, its path and the node value', () => {
+    const selector: NodeSelector = {
+      nodeSelectorTerms: [
+        { matchExpressions: [{ key: 'zone', operator: 'Exists' }, { key: 'doks.digitalocean.com/node-pool', operator: 'In', values: ['gpu'] }] },
+        { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n9'] }] },
+        {},
+      ],
+    };
+    const d = explainSelection(selector, worker);
+    expect(d.selected).toBe(false);
+    expect(d.misses).toEqual([
+      { term: 0, field: 'nodeSelectorTerms[0].matchExpressions[1]', requirement: { key: 'doks.digitalocean.com/node-pool', operator: 'In', values: ['gpu'] }, nodeValue: 'worker-pool', text: 'doks.digitalocean.com/node-pool In [gpu] does not hold' },
+      { term: 1, field: 'nodeSelectorTerms[1].matchFields[0]', requirement: { key: 'metadata.name', operator: 'In', values: ['n9'] }, nodeValue: 'worker-pool-y', text: 'metadata.name In [n9] does not hold' },
+      { term: 2, field: 'nodeSelectorTerms[2]', text: 'term 2 is empty' },
+    ]);
+    // The same words as selectNode's reason, which status and logs carry.
+    expect(d.reason).toBe(selectNode(selector, worker).reason);
+    expect(explainSelection(selector, { name: 'n9', labels: {} })).toEqual({ selected: true, reason: 'nodeSelectorTerms[1] matches', matchedTerm: 1, misses: [] });
+    expect(explainSelection({ nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }] }, other).misses[0]).not.toHaveProperty('nodeValue');
   });
 });
