@@ -55,6 +55,8 @@ export interface AgentSettings {
   readonly probeFallCount?: number;
   /** Consecutive answered probes that put a gateway back (DOKS: 1). @default 1 */
   readonly probeRiseCount?: number;
+  /** Most gateways probed on one node; the rest are assumed up, and the node says so. @default 64 */
+  readonly probeMaxGateways?: number;
   /** Address probed through each gateway to check it forwards; empty disables. @default "" */
   readonly forwardProbeTarget?: string;
   /** Interface that carries the node's public address (DigitalOcean: eth0). @default "eth0" */
@@ -81,10 +83,14 @@ export interface AgentSettings {
   readonly healthPort?: number;
   /** Port of /metrics (0 disables). @default 9180 */
   readonly metricsPort?: number;
-  /** Address the health and metrics servers listen on. @default "0.0.0.0" */
+  /** Address /healthz and /readyz listen on (the kubelet probes 127.0.0.1 under hostNetwork). @default "127.0.0.1" */
   readonly bindAddress?: string;
+  /** Address /metrics listens on: an IP, or "private" for the node's first private address. @default "127.0.0.1" */
+  readonly metricsBindAddress?: string;
   /** Log verbosity; logs are JSON lines on stderr. @default "info" */
   readonly logLevel?: AgentLogLevel;
+  /** Plan and log what each pass would change; write nothing (kernel, sysctls, API server). @default false */
+  readonly dryRun?: boolean;
 }
 
 /** Where the agent image comes from. */
