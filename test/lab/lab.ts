@@ -104,9 +104,10 @@ export class Lab {
       out.push(`- ${role}${s.label ? `: ${s.label}` : ''}${s.standIn ? ` [STAND-IN for ${s.standIn}]` : ''}${ns ? '' : ' (not built)'}`);
       if (!ns) continue;
       const q = async (...args: string[]) => (await run('ip', ['-n', ns.name, ...args])).stdout.trim();
-      const [addr, r4, r6, rules] = await Promise.all([q('-br', 'addr'), q('route', 'show', 'table', 'all'), q('-6', 'route', 'show'), q('rule', 'show')]);
-      for (const [what, text] of [['addr', addr], ['route', r4], ['route -6', r6], ['rule', rules]] as const) {
-        for (const line of text.split('\n').filter((l) => l && !/ table local /.test(l))) out.push(`    ${what}: ${line}`);
+      const [addr, routes, rules] = await Promise.all([q('-br', 'addr'), q('route', 'show', 'table', 'all'), q('rule', 'show')]);
+      const usual = /( table local |^fe80::\/64 |^(0|32766|32767):\s)/;
+      for (const [what, text] of [['addr', addr], ['route', routes], ['rule', rules]] as const) {
+        for (const line of text.split('\n').filter((l) => l && !usual.test(l))) out.push(`    ${what}: ${line}`);
       }
     }
     for (const v of vethPairs(this.spec)) out.push(`  link ${v.a.role}:${v.a.ifName} <-> ${v.b.role}:${v.b.ifName}${v.master ? ` (port of ${v.master})` : ''}`);
@@ -155,6 +156,7 @@ export async function buildLab(spec: LabSpec): Promise<Lab> {
       ]),
       ...Object.entries(s.addresses ?? {}).flatMap(([ifName, cidrs]) => cidrs.map((c) => addrLine(ifName, c))),
       ...(s.routes ?? []).map((r) => `route add ${r}`),
+      ...(s.rules ?? []).map((r) => `rule add ${r}`),
     ]));
     // Sysctls in one process a namespace; nftables (NAT, counters, extra) in one ruleset.
     await each(async (_, s, ns) => {

@@ -28,6 +28,8 @@ export interface NamespaceSpec {
   readonly addresses?: Readonly<Record<string, readonly string[]>>;
   /** `ip route add` arguments, one route a string: `default via 203.0.113.1 dev eth0`. */
   readonly routes?: readonly string[];
+  /** `ip rule add` arguments, one rule a string: `priority 100 fwmark 1 table 100`. */
+  readonly rules?: readonly string[];
   /** IPv4 and IPv6 forwarding on. */
   readonly forward?: boolean;
   /** Further sysctls. */
