@@ -130,11 +130,17 @@ export async function checkLabTools(tools: readonly string[] = LAB_TOOLS): Promi
   if (missing.length > 0) throw new Error(`network-namespace tests need ${missing.join(', ')}: run bash .ci/install-packages (as root), which apt-gets .ci/debian-packages`);
 }
 
+/** Options of {@link buildLab}. */
+export interface BuildLabOptions {
+  /** Make the namespaces in this set (its prefix) instead of a new one. */
+  readonly netns?: NetnsLab;
+}
+
 /** Builds `spec`. On failure, what was built is torn down before the error is thrown. */
-export async function buildLab(spec: LabSpec): Promise<Lab> {
+export async function buildLab(spec: LabSpec, opts: BuildLabOptions = {}): Promise<Lab> {
   await checkLabTools();
   const veths = vethPairs(spec);
-  const netns = new NetnsLab();
+  const netns = opts.netns ?? new NetnsLab();
   const dir = mkdtempSync(join(tmpdir(), `${netns.prefix}-`));
   let lab: Lab | undefined;
   try {
