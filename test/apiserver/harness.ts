@@ -3,8 +3,11 @@
  * the Route CRD installed and Established (test/lab/control-plane.ts). One control plane per test file (files run
  * one after another). `const lab = useApiServerLab({ crd: true })` does it for a Jest file in one line.
  */
+import { describe } from '@jest/globals';
 import { stringify } from 'yaml';
+import { resolveAgentManifestOptions } from '../../core/index.js';
 import type { ControlPlane } from '../cluster/control-plane.js';
+import { requireGoOrSkip } from '../cluster/prereq.js';
 import { useBuilt } from '../lab/jest.js';
 import { buildLab, type Lab } from '../lab/lab.js';
 import { startLabControlPlane } from '../lab/control-plane.js';
@@ -22,6 +25,14 @@ export interface ApiServerLab {
   readonly lab: Lab;
   stop(): Promise<void>;
 }
+
+/** `describe` when the API-server tests can run; `describe.skip` only under KROUTE_ALLOW_MISSING=1 (../cluster/prereq.ts). */
+export const describeWithApiServer: typeof describe.skip = (await requireGoOrSkip()) ? describe : describe.skip;
+
+const resolved = resolveAgentManifestOptions();
+if (!resolved.ok) throw new Error('the default agent options do not resolve');
+/** The agent's default manifest options (its ServiceAccount and namespace among them). */
+export const AGENT_OPTIONS = resolved.value;
 
 /** One namespace for the control plane. */
 export const API_SERVER_LAB: LabSpec = { name: 'a control plane on 127.0.0.1', namespaces: { cp: { label: 'etcd and kube-apiserver' } } };
