@@ -4,12 +4,10 @@
  * rejected with a message naming the field. Needs Go and root; skipped locally without them, fails in CI.
  */
 import { formatFieldError, routeObject, validateRoute } from '../../core/index.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
 import { doksExamples } from '../fixtures/doks-examples.js';
-import { dryRunApply, ROUTE_CRD_NAME, useApiServerLab, type ApiServerLab } from './harness.js';
+import { type ApiServerLab, describeWithApiServer, dryRunApply, ROUTE_CRD_NAME, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 d('Route admission by a real API server (needs Go and root)', () => {
   const lab = useApiServerLab({ crd: true });
