@@ -5,11 +5,9 @@
  */
 import { Testing } from 'cdk8s';
 import { ExampleChart } from '../../examples/cdk8s/main.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { dryRunApply, useApiServerLab } from './harness.js';
+import { describeWithApiServer, dryRunApply, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 interface Obj {
   readonly apiVersion: string;
