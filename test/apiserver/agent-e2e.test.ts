@@ -16,23 +16,19 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parse } from 'yaml';
 import {
-  agentManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeObject, type RouteSpec,
+  agentManifests, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeObject, type RouteSpec,
 } from '../../core/index.js';
 import { ownedRoute, ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
 import type { ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
 import { runAgent } from '../lab/agent.js';
 import { agentKubeconfig as podBoundKubeconfig, agentPodName, standInNode, startLabControlPlane } from '../lab/control-plane.js';
 import { CONTROL_PLANE_V4, DEST, NODE, routeGet, until, type Topology } from '../net/topology.js';
 import { useTopology } from '../net/use-topology.js';
-import { SETUP_TIMEOUT_MS } from './harness.js';
+import { AGENT_OPTIONS, describeWithApiServer, SETUP_TIMEOUT_MS } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agentOpts = resolved.value;
+const agentOpts = AGENT_OPTIONS;
 const NODE_NAME = 'node-a';
 const FINALIZER = `${NODE_NAME}.nodes.kroute.dev/routes`;
 const POOL_LABEL = 'doks.digitalocean.com/node-pool';
