@@ -6,21 +6,17 @@
  * fails in CI.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { agentManifests, defaultAgentConfig, resolveAgentManifestOptions, routeObject } from '../../core/index.js';
+import { agentManifests, defaultAgentConfig, routeObject } from '../../core/index.js';
 import { jsonLogger, silentLogger } from '../../agent/log.js';
 import { createKubeFace, type KubeFaceHandle } from '../../agent/kube/index.js';
 import type { SourceSnapshot } from '../../agent/ports.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
 import { standInNode } from '../lab/control-plane.js';
 import { until as waitUntil } from '../lab/wait.js';
-import { SETUP_TIMEOUT_MS, useApiServerLab, type ApiServerLab } from './harness.js';
+import { AGENT_OPTIONS, type ApiServerLab, describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agent = resolved.value;
+const agent = AGENT_OPTIONS;
 const NODE = 'node-a';
 const FINALIZER = `${NODE}.nodes.kroute.dev/routes`;
 const log = process.env.KROUTE_TEST_LOG ? jsonLogger('debug') : silentLogger;
