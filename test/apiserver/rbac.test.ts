@@ -4,16 +4,12 @@
  * Needs Go and root; skipped locally without them, fails in CI.
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { agentManifests, resolveAgentManifestOptions, routeObject, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { SETUP_TIMEOUT_MS, useApiServerLab, type ApiServerLab } from './harness.js';
+import { agentManifests, routeObject, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
+import { AGENT_OPTIONS, type ApiServerLab, describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agent = resolved.value;
+const agent = AGENT_OPTIONS;
 const routes = `${ROUTE_PLURAL}.${ROUTE_GROUP}`;
 
 // [verb, resource, extra kubectl auth can-i arguments]
