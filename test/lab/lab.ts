@@ -86,7 +86,7 @@ export class Lab {
   }
 
   /** The flow counters of a namespace with `count` in its spec. */
-  counters(role: string): Promise<FlowCounters> {
+  async counters(role: string): Promise<FlowCounters> {
     if (!this.spec.namespaces[role]?.count) throw new Error(`${role} counts nothing (no count in its spec)`);
     return readCounters(this.ns(role));
   }
@@ -152,13 +152,13 @@ export async function buildLab(spec: LabSpec, opts: BuildLabOptions = {}): Promi
       Promise.all(Object.entries(spec.namespaces).map(([role, s]) => f(role, s, built.ns(role))));
 
     // Bridges, then the veth pairs (made in their first namespace, the peer placed in the second).
-    await each((_, s, ns) => ns.ipBatch((s.bridges ?? []).flatMap((b) => [`link add ${b} type bridge`, `link set ${b} up`])));
-    await each((role, _, ns) => ns.ipBatch(veths.filter((v) => v.a.role === role).map((v) => `link add ${v.a.ifName} type veth peer name ${v.b.ifName} netns ${built.ns(v.b.role).name}`)));
+    await each((_, s, ns) => ns.ipBatch((s.bridges ?? []).flatMap((b) => [`link add name ${b} type bridge`, `link set dev ${b} up`])));
+    await each((role, _, ns) => ns.ipBatch(veths.filter((v) => v.a.role === role).map((v) => `link add name ${v.a.ifName} type veth peer name ${v.b.ifName} netns ${built.ns(v.b.role).name}`)));
     // Links up, ports on their bridges, addresses, then routes.
     await each((role, s, ns) => ns.ipBatch([
       ...veths.flatMap((v) => [
-        ...(v.a.role === role ? [`link set ${v.a.ifName} up`] : []),
-        ...(v.b.role === role ? [`link set ${v.b.ifName} up`, ...(v.master ? [`link set ${v.b.ifName} master ${v.master}`] : [])] : []),
+        ...(v.a.role === role ? [`link set dev ${v.a.ifName} up`] : []),
+        ...(v.b.role === role ? [`link set dev ${v.b.ifName} up`, ...(v.master ? [`link set dev ${v.b.ifName} master ${v.master}`] : [])] : []),
       ]),
       ...Object.entries(s.addresses ?? {}).flatMap(([ifName, cidrs]) => cidrs.map((c) => addrLine(ifName, c))),
       ...(s.routes ?? []).map((r) => `route add ${r}`),

@@ -198,8 +198,8 @@ export class NetnsLab {
   async link(a: Netns, aIf: string, b: Netns, bIf: string): Promise<void> {
     this.assertOwned(a);
     this.assertOwned(b);
-    await a.ipBatch([`link add ${aIf} type veth peer name ${bIf} netns ${b.name}`, `link set ${aIf} up`]);
-    await b.ipBatch([`link set ${bIf} up`]);
+    await a.ipBatch([`link add name ${aIf} type veth peer name ${bIf} netns ${b.name}`, `link set dev ${aIf} up`]);
+    await b.ipBatch([`link set dev ${bIf} up`]);
   }
 
   /** Removes every namespace this lab created (their veth ends go with them) and its marker. */
