@@ -116,7 +116,10 @@ export class Lab {
 
   /** Stops what was registered, kills the helpers, removes the namespaces and the folder. Safe to call twice. */
   async destroy(): Promise<void> {
-    for (const s of this.stoppables.splice(0).reverse()) await s.stop().catch(() => undefined);
+    for (const s of this.stoppables.splice(0).reverse()) {
+      // Teardown goes on whatever one part says; what failed is said, and the namespaces still go.
+      await s.stop().catch((e: unknown) => process.stderr.write(`[lab ${this.prefix}] stopping a part failed: ${(e as Error).message}\n`));
+    }
     for (const p of this.processes.splice(0)) p.kill('SIGKILL');
     await this.netns.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
