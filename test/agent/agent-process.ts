@@ -1,217 +1,27 @@
 /**
- * The built agent (lib/agent/main.js) as a real process inside a test topology's node namespace, with its JSON log
- * lines collected. It refuses to start anywhere but a namespace the test created, and sets KROUTE_REQUIRE_NETNS=1
- * so the agent refuses too: a test mistake can never rewrite the developer's own routes.
+ * The agent as a process in the DigitalOcean-shaped topology: the entry points the tests have always used, over the
+ * lab's agent helper (test/lab/agent.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Netns } from '../net/netns.js';
 import type { Topology } from '../net/topology.js';
+import { defaultAgentArgs as labArgs, startAgent as labStart, type AgentProcess, type StartAgentProps } from '../lab/agent.js';
 
-/** The repository root, from the sources (test/agent) or the build (lib/test/agent). */
-export const REPO_ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/lib\/test\/agent$/, '').replace(/\/test\/agent$/, '');
-/** The built agent. */
-export const AGENT_MAIN = join(REPO_ROOT, 'lib', 'agent', 'main.js');
-/** kroute's route protocol (core/options.ts default). */
-export const KROUTE_PROTO = 145;
-
-/** One JSON log line of the agent. */
-export interface LogLine {
-  readonly time?: string;
-  readonly level?: string;
-  readonly msg?: string;
-  readonly [key: string]: unknown;
-}
-
-/** A running agent process. */
-export interface AgentProcess {
-  readonly pid: number;
-  /** Every JSON line so far (stderr), in order. */
-  readonly logs: LogLine[];
-  /** Lines that were not JSON (stdout and stderr). */
-  readonly text: string[];
-  /** Resolves with the first line (already seen or future) matching `pred`; rejects after `deadlineMs` or on exit. */
-  waitForLog(pred: (l: LogLine) => boolean, deadlineMs: number, what?: string): Promise<LogLine>;
-  /** Resolves with the number of matching lines once at least `n` have appeared after index `from`. */
-  waitForLogs(pred: (l: LogLine) => boolean, n: number, deadlineMs: number, from?: number): Promise<LogLine[]>;
-  /** Sends SIGTERM (or `signal`) and resolves with the exit code (null when killed by a signal). */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Resolves when the process exits. */
-  readonly exited: Promise<number | null>;
-}
-
-/** Options of `startAgent`. */
-export interface StartAgentProps {
-  /** Arguments after the defaults (later flags win). */
-  readonly args?: readonly string[];
-  /** Extra environment. */
-  readonly env?: Readonly<Record<string, string>>;
-  /** Print the agent's lines to the test output as they come. @default KROUTE_E2E_VERBOSE=1 */
-  readonly echo?: boolean;
-}
-
-function nsInode(path: string): number {
-  return statSync(path).ino;
-}
+export {
+  AGENT_MAIN, KROUTE_PROTO, ownedRoute, ownedRoutes, REPO_ROOT, routesDir, routeYaml, writeRoutes,
+  type AgentProcess, type LogLine, type SimpleRoute, type StartAgentProps,
+} from '../lab/agent.js';
 
 /** Throws unless `ns` is a namespace of this test topology and not the machine's own. */
 export function assertTestNamespace(topo: Topology, ns: Netns): void {
-  if (!ns.name.startsWith(`${topo.lab.prefix}-`)) throw new Error(`refusing to start the agent in ${ns.name}: not a namespace of this test (${topo.lab.prefix}-*)`);
-  const path = `/run/netns/${ns.name}`;
-  if (!existsSync(path)) throw new Error(`refusing to start the agent: ${path} does not exist`);
-  const target = nsInode(path);
-  for (const own of ['/proc/1/ns/net', '/proc/self/ns/net']) {
-    if (existsSync(own) && nsInode(own) === target) throw new Error(`refusing to start the agent: ${ns.name} is the machine's own network namespace (${own})`);
-  }
+  topo.built.assertOwned(ns);
 }
 
 /** The default flags of a test agent: fast probes, no HTTP ports, the topology's resolv.conf. */
 export function defaultAgentArgs(topo: Topology, routesDir: string): string[] {
-  return [
-    '--node-name', 'node-a',
-    '--routes', routesDir,
-    '--resolv-conf', topo.resolvConf,
-    '--probe-interval-seconds', '0.5',
-    '--probe-timeout-seconds', '0.3',
-    '--probe-fall-count', '2',
-    '--health-port', '0',
-    '--metrics-port', '0',
-  ];
+  return labArgs(topo.built, routesDir);
 }
 
 /** Starts the agent in the topology's node namespace (`ip netns exec NODE node lib/agent/main.js ...`). */
 export function startAgent(topo: Topology, routesDir: string, props: StartAgentProps = {}): AgentProcess {
-  assertTestNamespace(topo, topo.node);
-  if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run npm run build first`);
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', topo.node.name, process.execPath, AGENT_MAIN, ...defaultAgentArgs(topo, routesDir), ...(props.args ?? [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', ...props.env, KROUTE_REQUIRE_NETNS: '1' },
-  });
-  if (child.pid === undefined) throw new Error('the agent did not start');
-  topo.processes.push(child);
-  const logs: LogLine[] = [];
-  const text: string[] = [];
-  const waiters = new Set<() => void>();
-  const echo = props.echo ?? process.env.KROUTE_E2E_VERBOSE === '1';
-  const onLine = (line: string) => {
-    if (echo) process.stdout.write(`[agent ${child.pid}] ${line}\n`);
-    try {
-      const v = JSON.parse(line) as unknown;
-      if (typeof v === 'object' && v !== null) logs.push(v as LogLine);
-      else text.push(line);
-    } catch {
-      text.push(line);
-    }
-    for (const w of [...waiters]) w();
-  };
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', onLine);
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', onLine);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    exitCode = code;
-    for (const w of [...waiters]) w();
-    resolve(code);
-  }));
-
-  const waitForLogs = (pred: (l: LogLine) => boolean, n: number, deadlineMs: number, from = 0, what = 'a log line'): Promise<LogLine[]> =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        const found = logs.slice(from).filter(pred);
-        if (found.length >= n) return done(() => resolve(found));
-        if (exitCode !== undefined) done(() => reject(new Error(`the agent exited (${exitCode}) before ${what}; last lines:\n${tail()}`)));
-      };
-      const timer = setTimeout(() => done(() => reject(new Error(`no ${what} within ${deadlineMs} ms; last lines:\n${tail()}`))), deadlineMs);
-      const done = (f: () => void) => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        f();
-      };
-      waiters.add(check);
-      check();
-    });
-  const tail = () => [...logs.slice(-15).map((l) => JSON.stringify(l)), ...text.slice(-5)].join('\n');
-
-  return {
-    pid: child.pid,
-    logs,
-    text,
-    exited,
-    waitForLog: async (pred, deadlineMs, what) => (await waitForLogs(pred, 1, deadlineMs, 0, what))[0] as LogLine,
-    waitForLogs: (pred, n, deadlineMs, from) => waitForLogs(pred, n, deadlineMs, from),
-    async stop(signal = 'SIGTERM') {
-      if (exitCode !== undefined) return exitCode;
-      child.kill(signal);
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref())]);
-      if (code === 'timeout') {
-        child.kill('SIGKILL');
-        throw new Error(`the agent did not exit within 10 s of ${signal}`);
-      }
-      return code;
-    },
-  };
-}
-
-/** A fresh routes folder inside the topology's scratch folder. */
-export function routesDir(topo: Topology, name = 'routes'): string {
-  const d = join(topo.dir, name);
-  rmSync(d, { recursive: true, force: true });
-  mkdirSync(d, { recursive: true });
-  return d;
-}
-
-/** Writes a Route file by rename, so the agent never reads it half-written (its name starts with a dot until then). */
-export function writeRoutes(dir: string, file: string, text: string): void {
-  const tmp = join(dir, `.${file}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(dir, file));
-}
-
-/** A Route object as YAML. */
-export function routeYaml(name: string, destinations: readonly string[], gateways: readonly string[], extra = ''): string {
-  return `apiVersion: networking.doks.digitalocean.com/v1alpha1
-kind: Route
-metadata:
-  name: ${name}
-spec:
-  destinations: [${destinations.map((d) => JSON.stringify(d)).join(', ')}]
-  gateways: [${gateways.map((g) => JSON.stringify(g)).join(', ')}]
-${extra}`;
-}
-
-/** One kernel route, simplified for assertions. */
-export interface SimpleRoute {
-  readonly dst: string;
-  readonly table: string;
-  readonly gateways: readonly string[];
-  readonly dev?: string;
-}
-
-interface RouteJson {
-  dst: string;
-  table?: string;
-  gateway?: string;
-  dev?: string;
-  nexthops?: { gateway?: string; dev?: string }[];
-}
-
-/** Routes with kroute's protocol in every table of the namespace, both families, sorted. */
-export async function ownedRoutes(ns: Netns, protocol = KROUTE_PROTO): Promise<SimpleRoute[]> {
-  const out: SimpleRoute[] = [];
-  for (const fam of ['-4', '-6']) {
-    const list = await ns.ipJson<RouteJson[]>(fam, 'route', 'show', 'table', 'all', 'proto', String(protocol));
-    for (const r of list) {
-      const gws = r.nexthops ? r.nexthops.map((h) => h.gateway ?? '') : r.gateway ? [r.gateway] : [];
-      const dst = r.dst === 'default' ? (fam === '-4' ? '0.0.0.0/0' : '::/0') : r.dst.includes('/') ? r.dst : `${r.dst}/${fam === '-4' ? 32 : 128}`;
-      out.push({ dst, table: r.table ?? 'main', gateways: [...gws].sort(), ...(r.dev ? { dev: r.dev } : {}) });
-    }
-  }
-  return out.sort((a, b) => `${a.table} ${a.dst}`.localeCompare(`${b.table} ${b.dst}`));
-}
-
-/** The owned route to `dst` in the main table, if any. */
-export async function ownedRoute(ns: Netns, dst: string): Promise<SimpleRoute | undefined> {
-  return (await ownedRoutes(ns)).find((r) => r.dst === dst && r.table === 'main');
+  return labStart(topo.built, { ...props, routes: routesDir });
 }

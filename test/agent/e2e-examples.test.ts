@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
-import { buildTopology, DEST, flows, NODE, pingOnce, routeGet, until, type Topology } from '../net/topology.js';
-import { ownedRoute, ownedRoutes, routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
+import { runAgent } from '../lab/agent.js';
+import { DEST, flows, NODE, pingOnce, routeGet, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { ownedRoute, ownedRoutes, routesDir, routeYaml, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
 
-let topo: Topology;
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess | undefined;
 
 const example = (file: string) => readFileSync(join(DOKS_EXAMPLES_DIR, file), 'utf8');
@@ -17,19 +19,9 @@ const status = (route: string, state: string) => (l: LogLine) => l.msg === 'rout
 
 async function restartAgent(dir: string, args: string[] = []): Promise<AgentProcess> {
   if (agent) expect(await agent.stop()).toBe(0);
-  agent = startAgent(topo, dir, { args });
-  await agent.waitForLog((l) => l.msg === 'agent started', 15_000, 'agent started');
+  agent = await runAgent(topo.built, { routes: dir, args, ready: 'agent started' });
   return agent;
 }
-
-beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
-}, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
-});
 
 describe('DigitalOcean examples applied by the agent process (root, network namespaces)', () => {
   it('1-basic: 1.2.3.4/5 via one gateway becomes 0.0.0.0/5 via 10.114.0.3, and ping, TCP and UDP to it go through that gateway', async () => {

@@ -7,25 +7,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
-import { buildTopology, DEST, resumeForwarding, setGatewayLink, stopForwarding, until, type Topology } from '../net/topology.js';
+import { DEST, resumeForwarding, setGatewayLink, stopForwarding, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
 import { ownedRoute, routesDir, startAgent, writeRoutes, type AgentProcess } from './agent-process.js';
 import { failover, startFlowMeter, type FlowMeter } from './flow-meter.js';
 
 /** Probe interval 0.5 s, timeout 0.3 s, fall 2: detection within ~1.3 s; the budget adds the reconcile and slack for a loaded CI machine. */
 const BUDGET_MS = 4000;
 
-let topo: Topology;
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess | undefined;
 let meter: FlowMeter | undefined;
-
-/** Does the built agent implement the forwarding probe (issue 3's later slice)? */
 
 async function gatewaysOf(dst: string): Promise<readonly string[]> {
   return (await ownedRoute(topo.node, dst))?.gateways ?? [];
 }
 
 async function until2(): Promise<void> {
-  await until('both gateways in 0.0.0.0/5', 15_000, async () => ((await gatewaysOf('0.0.0.0/5')).length === 2 ? true : undefined));
+  await until('both gateways in 0.0.0.0/5', 15_000, async () => (await gatewaysOf('0.0.0.0/5')).length === 2);
 }
 
 /** Starts a meter and waits until it sees both gateways with no failure. */
@@ -39,18 +38,9 @@ async function steadyMeter(): Promise<FlowMeter> {
   return m;
 }
 
-beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
-}, 60_000);
-
 afterEach(() => {
   meter?.stop();
   meter = undefined;
-});
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
 });
 
 describe('gateway failover (agent process, root, network namespaces)', () => {

@@ -2,13 +2,14 @@
  * What an operator scrapes and probes (root, network namespaces): the agent process's /healthz, /readyz and
  * Prometheus /metrics, read over HTTP inside the node namespace, follow what the kernel and the prober see.
  */
-import { buildTopology, setGatewayLink, until, type Topology } from '../net/topology.js';
+import { setGatewayLink, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
 import { ownedRoute, routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess } from './agent-process.js';
 
 const HEALTH_PORT = 19181;
 const METRICS_PORT = 19180;
 
-let topo: Topology;
+const topo = useTopology({ gateways: 2, echo: false });
 let agent: AgentProcess | undefined;
 
 /** GET http://127.0.0.1:PORT/PATH from inside the node namespace (where the agent listens, as on a node). */
@@ -24,15 +25,6 @@ function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
-
-beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2, echo: false });
-}, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
-});
 
 describe('the agent process serves health and metrics (root, network namespaces)', () => {
   it('answers /healthz, turns /readyz ready once its routes are applied, and exports routes and gateway state that follow a gateway cut', async () => {

@@ -7,12 +7,12 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
-import {
-  buildTopology, CONTROL_PLANE_V4, DEST, flows, listenTcp, METADATA_V4, NODE, routeGet, startEcho, until, type Topology,
-} from '../net/topology.js';
-import { ownedRoute, ownedRoutes, routesDir, startAgent, writeRoutes, type AgentProcess } from './agent-process.js';
+import { runAgent } from '../lab/agent.js';
+import { CONTROL_PLANE_V4, DEST, flows, listenTcp, METADATA_V4, NODE, routeGet, startEcho, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { ownedRoute, ownedRoutes, routesDir, writeRoutes, type AgentProcess } from './agent-process.js';
 
-let topo: Topology;
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess | undefined;
 let dir: string;
 
@@ -23,8 +23,7 @@ const example = (file: string) => readFileSync(join(DOKS_EXAMPLES_DIR, file), 'u
 const args = ['--control-plane-addresses', CONTROL_PLANE_V4];
 
 async function start(): Promise<AgentProcess> {
-  agent = startAgent(topo, dir, { args });
-  await agent.waitForLog((l) => l.msg === 'applied', 15_000, 'the first apply');
+  agent = await runAgent(topo.built, { routes: dir, args });
   return agent;
 }
 
@@ -33,17 +32,11 @@ async function rules(priority: number, family: '-4' | '-6'): Promise<unknown[]> 
 }
 
 beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
   // The API server stand-in (file mode confirms an override with a TCP connection to 443/6443) and the metadata service.
   topo.processes.push(await listenTcp(topo.controlPlane, CONTROL_PLANE_V4, 6443));
   topo.processes.push(await startEcho(topo.metadata, [METADATA_V4], 80));
   dir = routesDir(topo);
 }, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
-});
 
 describe('default-route override (agent process, root, network namespaces)', () => {
   it('3-override then 6-override-ecmp: other traffic leaves through the VPC gateways, the control plane, metadata and DNS stay on eth0', async () => {

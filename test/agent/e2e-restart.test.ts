@@ -7,18 +7,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
-import { buildTopology, DEST, flows, until, type Topology } from '../net/topology.js';
-import { KROUTE_PROTO, ownedRoute, ownedRoutes, routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
+import { runAgent } from '../lab/agent.js';
+import { DEST, flows, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { KROUTE_PROTO, ownedRoute, ownedRoutes, routesDir, routeYaml, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
 
-let topo: Topology;
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess | undefined;
 let dir: string;
 
 const status = (route: string) => (l: LogLine) => l.msg === 'route status' && l.route === route;
 
 async function start(): Promise<AgentProcess> {
-  agent = startAgent(topo, dir);
-  await agent.waitForLog((l) => l.msg === 'applied', 15_000, 'the first apply');
+  agent = await runAgent(topo.built, { routes: dir });
   return agent;
 }
 
@@ -45,14 +46,8 @@ function monitor() {
   };
 }
 
-beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
+beforeAll(() => {
   dir = routesDir(topo);
-}, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
 });
 
 describe('agent life cycle (agent process, root, network namespaces)', () => {

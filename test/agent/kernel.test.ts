@@ -7,7 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { DesiredRoute, DesiredRule } from '../../core/plan/index.js';
 import { IprouteKernel } from '../../agent/kernel/iproute.js';
-import { NetnsLab, type Netns } from '../net/netns.js';
+import { useLab } from '../lab/jest.js';
+import { until } from '../lab/wait.js';
+import type { Netns } from '../net/netns.js';
 
 const PROTO = 145;
 const GW = ['10.114.0.10', '10.114.0.11', '10.114.0.12'];
@@ -27,13 +29,11 @@ class Monitor {
   }
   /** Waits until a line matches, with a deadline. */
   async waitFor(re: RegExp, ms = 5000): Promise<number> {
-    const end = Date.now() + ms;
-    for (;;) {
+    return until(`a monitor line matching ${re}`, ms, () => {
       const i = this.lines.findIndex((l) => re.test(l));
-      if (i >= 0) return i;
-      if (Date.now() > end) throw new Error(`no monitor line matching ${re} within ${ms} ms; saw:\n${this.lines.join('\n')}`);
-      await new Promise((r) => setImmediate(r));
-    }
+      if (i < 0) throw new Error(`saw:\n${this.lines.join('\n')}`);
+      return i;
+    }, 1);
   }
   stop(): Promise<void> {
     return new Promise((resolve) => {
@@ -58,21 +58,17 @@ async function barrier(ns: Netns, mon: Monitor): Promise<string[]> {
 }
 
 describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', () => {
-  let lab: NetnsLab;
+  const lab = useLab({
+    name: 'a node with one VPC link',
+    namespaces: { node: { addresses: { eth1: ['10.114.0.2/20', '2001:db8:1::2/64'] } }, vpc: {} },
+    links: [['node:eth1', 'vpc:eth1']],
+  });
   let node: Netns;
   let kernel: IprouteKernel;
 
-  beforeAll(async () => {
-    lab = new NetnsLab();
-    node = await lab.add('node');
-    const vpc = await lab.add('vpc');
-    await lab.link(node, 'eth1', vpc, 'eth1');
-    await node.ip('addr', 'add', '10.114.0.2/20', 'dev', 'eth1');
-    await node.ip('-6', 'addr', 'add', '2001:db8:1::2/64', 'dev', 'eth1', 'nodad');
+  beforeAll(() => {
+    node = lab.ns('node');
     kernel = new IprouteKernel({ protocol: PROTO, netns: node.name });
-  });
-  afterAll(async () => {
-    await lab?.cleanup();
   });
 
   const thousand = Array.from({ length: 1000 }, (_, i) => route(`172.16.${i >> 4}.${(i & 15) * 16}/28`, i % 2 ? [GW[0], GW[1]] : [GW[2]]));

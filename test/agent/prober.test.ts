@@ -5,7 +5,8 @@
 import { FORWARD_PROBE } from '../../core/plan/index.js';
 import { Prober, pingProbe } from '../../agent/prober.js';
 import { silentLogger } from '../../agent/log.js';
-import { NetnsLab, type Netns } from '../net/netns.js';
+import { useLab } from '../lab/jest.js';
+import type { Netns } from '../net/netns.js';
 
 /** A fast prober pinging from `node`, with the gateway changes it reports and a wait for the next one. */
 function watchedProber(node: Netns) {
@@ -30,30 +31,27 @@ function watchedProber(node: Netns) {
 }
 
 describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
-  let lab: NetnsLab;
+  const lab = useLab({
+    name: 'a node, one gateway, and a target beyond it',
+    namespaces: {
+      node: {
+        addresses: { eth1: ['10.114.0.2/20'] },
+        // What the planner installs for a forwarding probe (FORWARD_PROBE): mark → table → target via the gateway.
+        routes: [`198.18.0.2/32 via 10.114.0.10 table ${FORWARD_PROBE.tableBase} proto 145`],
+        rules: [`priority ${FORWARD_PROBE.rulePriority} fwmark ${FORWARD_PROBE.markBase} table ${FORWARD_PROBE.tableBase} protocol 145`],
+      },
+      gw: { addresses: { eth1: ['10.114.0.10/20'], eth2: ['198.18.0.1/24'] }, sysctls: { 'net.ipv4.ip_forward': '1' } },
+      // Beyond the gateway: the forwarding probe's target, reachable from the node only through the gateway.
+      far: { addresses: { eth0: ['198.18.0.2/24'] }, routes: ['10.114.0.0/20 via 198.18.0.1'] },
+    },
+    links: [['node:eth1', 'gw:eth1'], ['gw:eth2', 'far:eth0']],
+  });
   let node: Netns;
   let gw: Netns;
 
-  beforeAll(async () => {
-    lab = new NetnsLab();
-    node = await lab.add('node');
-    gw = await lab.add('gw');
-    const far = await lab.add('far');
-    await lab.link(node, 'eth1', gw, 'eth1');
-    await node.ip('addr', 'add', '10.114.0.2/20', 'dev', 'eth1');
-    await gw.ip('addr', 'add', '10.114.0.10/20', 'dev', 'eth1');
-    // Beyond the gateway: the forwarding probe's target, reachable from the node only through the gateway.
-    await lab.link(gw, 'eth2', far, 'eth0');
-    await gw.ip('addr', 'add', '198.18.0.1/24', 'dev', 'eth2');
-    await far.ip('addr', 'add', '198.18.0.2/24', 'dev', 'eth0');
-    await far.ip('route', 'add', '10.114.0.0/20', 'via', '198.18.0.1');
-    await gw.sysctl('net.ipv4.ip_forward', '1');
-    // What the planner installs for a forwarding probe (FORWARD_PROBE): mark → table → target via the gateway.
-    await node.ip('route', 'add', '198.18.0.2/32', 'via', '10.114.0.10', 'table', String(FORWARD_PROBE.tableBase), 'proto', '145');
-    await node.ip('rule', 'add', 'priority', String(FORWARD_PROBE.rulePriority), 'fwmark', String(FORWARD_PROBE.markBase), 'table', String(FORWARD_PROBE.tableBase), 'protocol', '145');
-  });
-  afterAll(async () => {
-    await lab?.cleanup();
+  beforeAll(() => {
+    node = lab.ns('node');
+    gw = lab.ns('gw');
   });
 
   it('takes a gateway out when its link goes down and puts it back when it answers again', async () => {

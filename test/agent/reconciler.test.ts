@@ -13,7 +13,9 @@ import { SysctlWriter } from '../../agent/kernel/sysctl.js';
 import { silentLogger } from '../../agent/log.js';
 import type { AgentEvent, ControlPlane, Reporter, RouteSource, SourceSnapshot } from '../../agent/ports.js';
 import { Reconciler } from '../../agent/reconciler.js';
-import { NetnsLab, type Netns } from '../net/netns.js';
+import { useLab } from '../lab/jest.js';
+import { until as waitUntil, type Check } from '../lab/wait.js';
+import type { Netns } from '../net/netns.js';
 
 const GW = ['10.114.0.10', '10.114.0.11'];
 
@@ -59,37 +61,29 @@ class TestReporter implements Reporter {
   }
 }
 
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The lab's until with this file's argument order and deadline (10 s, polling every 20 ms). */
+const until = <T>(what: string, f: Check<T>, ms = 10_000): Promise<T> => waitUntil(what, ms, f, 20);
 
 describe('reconciler (needs root, iproute2; in a network namespace)', () => {
-  let lab: NetnsLab;
+  const lab = useLab({
+    name: 'a node with eth0 (public, default route) and eth1 (VPC)',
+    namespaces: {
+      node: { addresses: { eth0: ['203.0.113.10/24'], eth1: ['10.114.0.2/20'] }, routes: ['default via 203.0.113.1 dev eth0'] },
+      inet: {},
+      vpc: {},
+    },
+    links: [['node:eth0', 'inet:eth0'], ['node:eth1', 'vpc:eth1']],
+  });
   let node: Netns;
   let dir: string;
 
   beforeAll(async () => {
-    lab = new NetnsLab();
-    node = await lab.add('node');
-    const inet = await lab.add('inet');
-    const vpc = await lab.add('vpc');
-    await lab.link(node, 'eth0', inet, 'eth0');
-    await lab.link(node, 'eth1', vpc, 'eth1');
-    await node.ip('addr', 'add', '203.0.113.10/24', 'dev', 'eth0');
-    await node.ip('route', 'add', 'default', 'via', '203.0.113.1', 'dev', 'eth0');
-    await node.ip('addr', 'add', '10.114.0.2/20', 'dev', 'eth1');
+    node = lab.ns('node');
     dir = await mkdtemp(join(tmpdir(), 'kroute-reconciler-'));
     await writeFile(join(dir, 'resolv.conf'), 'nameserver 198.51.100.53\n');
     for (const d of ['net/ipv4', 'net/ipv6']) await mkdir(join(dir, 'sys', d), { recursive: true });
   });
   afterAll(async () => {
-    await lab?.cleanup();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

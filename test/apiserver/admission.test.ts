@@ -4,27 +4,14 @@
  * rejected with a message naming the field. Needs Go and root; skipped locally without them, fails in CI.
  */
 import { formatFieldError, routeObject, validateRoute } from '../../core/index.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
 import { doksExamples } from '../fixtures/doks-examples.js';
-import { dryRunApply, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
+import { type ApiServerLab, describeWithApiServer, dryRunApply, ROUTE_CRD_NAME, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 d('Route admission by a real API server (needs Go and root)', () => {
-  let lab: ApiServerLab | undefined;
-  const cp = (): ApiServerLab['cp'] => {
-    if (!lab) throw new Error('the control plane did not start');
-    return lab.cp;
-  };
-
-  beforeAll(async () => {
-    lab = await startApiServerLab({ crd: true });
-  }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await lab?.stop();
-  });
+  const lab = useApiServerLab({ crd: true });
+  const cp = (): ApiServerLab['cp'] => lab.cp;
 
   it('installs the CRD from the core and reports it Established', async () => {
     const r = await cp().kubectl(['get', `crd/${ROUTE_CRD_NAME}`, '-o', 'json']);

@@ -16,20 +16,19 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parse } from 'yaml';
 import {
-  agentManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject, type RouteSpec,
+  agentManifests, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeObject, type RouteSpec,
 } from '../../core/index.js';
-import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { buildTopology, CONTROL_PLANE_V4, DEST, NODE, routeGet, until, type Topology } from '../net/topology.js';
-import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
+import { ownedRoute, ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { runAgent } from '../lab/agent.js';
+import { agentKubeconfig as podBoundKubeconfig, agentPodName, standInNode, startLabControlPlane } from '../lab/control-plane.js';
+import { CONTROL_PLANE_V4, DEST, NODE, routeGet, until, type Topology } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { AGENT_OPTIONS, describeWithApiServer, SETUP_TIMEOUT_MS } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agentOpts = resolved.value;
+const agentOpts = AGENT_OPTIONS;
 const NODE_NAME = 'node-a';
 const FINALIZER = `${NODE_NAME}.nodes.kroute.dev/routes`;
 const POOL_LABEL = 'doks.digitalocean.com/node-pool';
@@ -50,24 +49,20 @@ interface RouteYaml {
 }
 
 d('the agent end to end on a real API server (agent process in the node namespace; needs Go and root)', () => {
-  let topo: Topology | undefined;
+  const topo = useTopology({ gateways: 2 });
   let cp: ControlPlane | undefined;
   let agent: AgentProcess | undefined;
   let agentKubeconfig = '';
   let custom: CustomObjectsApi;
-  const t = (): Topology => {
-    if (!topo) throw new Error('the topology was not built');
-    return topo;
-  };
+  const t = (): Topology => topo;
   const c = (): ControlPlane => {
     if (!cp) throw new Error('the control plane did not start');
     return cp;
   };
 
   const startKubeAgent = async (): Promise<AgentProcess> => {
-    // `--routes ''` after the defaults: no file mode, the Kubernetes face.
-    agent = startAgent(t(), '', { args: ['--routes', '', '--kubeconfig', agentKubeconfig, '--resync-seconds', '2', '--log-level', 'debug'] });
-    await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
+    // The Kubernetes face: no Route folder, the agent's kubeconfig.
+    agent = await runAgent(t().built, { kubeconfig: agentKubeconfig, args: ['--resync-seconds', '2', '--log-level', 'debug'], readyMs: 30_000 });
     return agent;
   };
   const apply = (name: string, spec: RouteSpec): Promise<void> => c().apply([routeObject(name, spec)]);
@@ -103,24 +98,16 @@ d('the agent end to end on a real API server (agent process in the node namespac
     });
 
   beforeAll(async () => {
-    topo = await buildTopology({ gateways: 2 });
     // The control plane's own namespace: the node reaches 198.18.0.10 only through its routes (eth0, the public
     // gateway, the internet namespace).
-    cp = await startControlPlane({ netns: topo.controlPlane, address: CONTROL_PLANE_V4 });
-    await cp.apply([routeCrd()]);
-    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${ROUTE_CRD_NAME}`]);
-    if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
+    cp = await startLabControlPlane(topo.built, { address: CONTROL_PLANE_V4, crd: true });
     // The synthesized ServiceAccount, ClusterRole, Role and bindings exactly; the DaemonSet has no kubelet to run it.
     await cp.apply(agentManifests(agentOpts).filter((m) => m.kind !== 'DaemonSet'));
     // No kubelet: the Node object and its Ready condition are written as a kubelet would.
-    await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { [POOL_LABEL]: 'egress', 'kubernetes.io/hostname': NODE_NAME } } }]);
-    const now = new Date().toISOString();
-    const ready = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } };
-    const p = await cp.kubectl(['patch', 'node', NODE_NAME, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
-    if (p.code !== 0) throw new Error(p.stderr);
-    // The agent's kubeconfig: its own token, bound to a Pod on this node as a DaemonSet Pod's is (the node-restriction
-    // policy needs its node name), the server as the node sees it (https://198.18.0.10:6443).
-    agentKubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, NODE_NAME);
+    await standInNode(cp, NODE_NAME, { [POOL_LABEL]: 'egress', 'kubernetes.io/hostname': NODE_NAME });
+    // The agent's kubeconfig: a token bound to its stand-in Pod on the node, the server as the node sees it
+    // (https://198.18.0.10:6443).
+    agentKubeconfig = await podBoundKubeconfig(topo.built, cp, agentOpts, NODE_NAME);
     const kc = new KubeConfig();
     kc.loadFromFile(cp.localKubeconfig);
     custom = kc.makeApiClient(CustomObjectsApi);
@@ -128,10 +115,13 @@ d('the agent end to end on a real API server (agent process in the node namespac
     await startKubeAgent();
   }, SETUP_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await agent?.stop().catch(() => undefined);
-    await cp?.stop();
-    await topo?.destroy();
+  it('the agent authenticates as its ServiceAccount with a token bound to its stand-in Pod on this node', async () => {
+    const r = await c().kubectl(['auth', 'whoami', '-o', 'json'], { kubeconfig: agentKubeconfig });
+    expect(r.stderr).toBe('');
+    const who = (JSON.parse(r.stdout) as { status: { userInfo: { username: string; extra?: Record<string, string[]> } } }).status.userInfo;
+    expect(who.username).toBe(`system:serviceaccount:${agentOpts.namespace}:${agentOpts.name}`);
+    expect(who.extra?.['authentication.kubernetes.io/pod-name']).toEqual([agentPodName(agentOpts, NODE_NAME)]);
+    expect(who.extra?.['authentication.kubernetes.io/node-name']).toEqual([NODE_NAME]);
   });
 
   it('Routes created through the API server reach the kernel; an ECMP Route becomes multipath', async () => {

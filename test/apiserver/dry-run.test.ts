@@ -5,11 +5,9 @@
  */
 import { Testing } from 'cdk8s';
 import { ExampleChart } from '../../examples/cdk8s/main.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { dryRunApply, SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
+import { describeWithApiServer, dryRunApply, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 interface Obj {
   readonly apiVersion: string;
@@ -20,15 +18,7 @@ interface Obj {
 const manifests = Testing.synth(new ExampleChart(Testing.app(), 'kroute')) as Obj[];
 
 d('the cdk8s example against a real API server (needs Go and root)', () => {
-  let lab: ApiServerLab | undefined;
-
-  beforeAll(async () => {
-    lab = await startApiServerLab({ crd: true });
-  }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await lab?.stop();
-  });
+  const lab = useApiServerLab({ crd: true });
 
   it('synthesizes the agent, Routes and the StaticEgress', () => {
     const kinds = new Set(manifests.map((m) => m.kind));
@@ -38,7 +28,6 @@ d('the cdk8s example against a real API server (needs Go and root)', () => {
   it.each(manifests.map((m) => [`${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`, m] as const))(
     'accepts %s (server-side dry-run apply)',
     async (_name, obj) => {
-      if (!lab) throw new Error('the control plane did not start');
       const r = await dryRunApply(lab.cp, [obj]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
@@ -47,7 +36,6 @@ d('the cdk8s example against a real API server (needs Go and root)', () => {
   );
 
   it('accepts the whole example in one apply, as `kubectl apply -f dist/kroute.k8s.yaml` would send it', async () => {
-    if (!lab) throw new Error('the control plane did not start');
     const r = await dryRunApply(lab.cp, manifests);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

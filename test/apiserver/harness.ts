@@ -1,16 +1,20 @@
 /**
- * Shared setup of the API-server test files: prerequisites, a lab namespace, a control plane on 127.0.0.1 inside
- * it, and the Route CRD installed and Established. One control plane per test file (files run one after another).
+ * Shared setup of the API-server test files: a lab with one namespace, a control plane on 127.0.0.1 inside it, and
+ * the Route CRD installed and Established (test/lab/control-plane.ts). One control plane per test file (files run
+ * one after another). `const lab = useApiServerLab({ crd: true })` does it for a Jest file in one line.
  */
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { describe } from '@jest/globals';
 import { stringify } from 'yaml';
-import { routeCrd } from '../../core/index.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { writeKubeconfig } from '../cluster/credentials.js';
-import { NetnsLab } from '../net/netns.js';
+import { resolveAgentManifestOptions } from '../../core/index.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { requireGoOrSkip } from '../cluster/prereq.js';
+import { useBuilt } from '../lab/jest.js';
+import { buildLab, type Lab } from '../lab/lab.js';
+import { agentKubeconfig, startLabControlPlane } from '../lab/control-plane.js';
+import type { LabSpec } from '../lab/spec.js';
 
-/** The Route CRD's name. */
-export const ROUTE_CRD_NAME = 'routes.networking.doks.digitalocean.com';
+export { ROUTE_CRD_NAME } from '../lab/control-plane.js';
 
 /** Building the binaries on a fresh machine takes minutes (measured in docs/control-plane.md). */
 export const SETUP_TIMEOUT_MS = 20 * 60_000;
@@ -18,34 +22,37 @@ export const SETUP_TIMEOUT_MS = 20 * 60_000;
 /** A started control plane with its lab; `stop()` tears both down. */
 export interface ApiServerLab {
   readonly cp: ControlPlane;
+  /** The lab the control plane runs in (its folder, onDestroy() for what must stop before it). */
+  readonly lab: Lab;
   stop(): Promise<void>;
 }
 
+/** `describe` when the API-server tests can run; `describe.skip` only under KROUTE_ALLOW_MISSING=1 (../cluster/prereq.ts). */
+export const describeWithApiServer: typeof describe.skip = (await requireGoOrSkip()) ? describe : describe.skip;
+
+const resolved = resolveAgentManifestOptions();
+if (!resolved.ok) throw new Error('the default agent options do not resolve');
+/** The agent's default manifest options (its ServiceAccount and namespace among them). */
+export const AGENT_OPTIONS = resolved.value;
+
+/** One namespace for the control plane. */
+export const API_SERVER_LAB: LabSpec = { name: 'a control plane on 127.0.0.1', namespaces: { cp: { label: 'etcd and kube-apiserver' } } };
+
 /** Starts a control plane in a fresh namespace; with `crd: true` installs the Route CRD and waits for Established. */
 export async function startApiServerLab(opts: { readonly crd?: boolean } = {}): Promise<ApiServerLab> {
-  const lab = new NetnsLab();
+  const lab = await buildLab(API_SERVER_LAB);
   try {
-    const ns = await lab.add('cp');
-    const cp = await startControlPlane({ netns: ns, address: '127.0.0.1' });
-    const stop = async (): Promise<void> => {
-      await cp.stop();
-      await lab.cleanup();
-    };
-    try {
-      if (opts.crd) {
-        await cp.apply([routeCrd()]);
-        const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${ROUTE_CRD_NAME}`]);
-        if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
-      }
-    } catch (e) {
-      await stop();
-      throw e;
-    }
-    return { cp, stop };
+    const cp = await startLabControlPlane(lab, { address: '127.0.0.1', crd: opts.crd });
+    return { cp, lab, stop: () => lab.destroy() };
   } catch (e) {
-    await lab.cleanup();
+    await lab.destroy();
     throw e;
   }
+}
+
+/** The file's control plane: started before its tests, stopped after them (see startApiServerLab). */
+export function useApiServerLab(opts: { readonly crd?: boolean } = {}): ApiServerLab {
+  return useBuilt('the control plane', () => startApiServerLab(opts), (l) => l.lab, SETUP_TIMEOUT_MS);
 }
 
 /** `kubectl apply --server-side --dry-run=server` of one or more objects as admin. */
@@ -62,17 +69,6 @@ export function dryRunApply(cp: ControlPlane, objects: readonly object[]): Retur
  * Pod is created with `spec.nodeName` set and never runs. The server is `cp.server`, or `cp.localServer` with
  * `{ local: true }`.
  */
-export async function boundKubeconfigFor(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
-  const pod = `${serviceAccount}-${nodeName}`.slice(0, 63).replace(/[^a-z0-9]$/, 'x');
-  await cp.apply([{
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace },
-    spec: { nodeName, serviceAccountName: serviceAccount, containers: [{ name: 'stand-in', image: 'registry.invalid/stand-in:never-run' }] },
-  }]);
-  const uid = await cp.kubectl(['get', 'pod', '-n', namespace, pod, '-o', 'jsonpath={.metadata.uid}']);
-  if (uid.code !== 0) throw new Error(`reading Pod ${namespace}/${pod} failed: ${uid.stderr}`);
-  const token = await cp.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=3600s',
-    '--bound-object-kind', 'Pod', '--bound-object-name', pod, '--bound-object-uid', uid.stdout.trim()]);
-  if (token.code !== 0) throw new Error(`minting a Pod-bound token for ${namespace}/${serviceAccount} on ${nodeName} failed: ${token.stderr.trim()}`);
-  const path = join(dirname(cp.caFile), `${namespace}.${serviceAccount}.${nodeName}.${opts.local ? 'local.' : ''}kubeconfig`);
-  return writeKubeconfig(path, opts.local ? cp.localServer : cp.server, cp.caFile, `system:serviceaccount:${namespace}:${serviceAccount}`, token.stdout.trim());
+export function boundKubeconfigFor(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
+  return agentKubeconfig({ dir: dirname(cp.caFile) }, cp, { name: serviceAccount, namespace }, nodeName, opts);
 }

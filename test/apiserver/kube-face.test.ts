@@ -6,44 +6,30 @@
  * fails in CI.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { setTimeout as delay } from 'node:timers/promises';
-import { agentManifests, defaultAgentConfig, resolveAgentManifestOptions, routeObject } from '../../core/index.js';
+import { agentManifests, defaultAgentConfig, routeObject } from '../../core/index.js';
 import { jsonLogger, silentLogger } from '../../agent/log.js';
 import { createKubeFace, type KubeFaceHandle } from '../../agent/kube/index.js';
 import type { SourceSnapshot } from '../../agent/ports.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { boundKubeconfigFor, SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
+import { standInNode } from '../lab/control-plane.js';
+import { until as waitUntil } from '../lab/wait.js';
+import { AGENT_OPTIONS, type ApiServerLab, boundKubeconfigFor, describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agent = resolved.value;
+const agent = AGENT_OPTIONS;
 const NODE = 'node-a';
 const FINALIZER = `${NODE}.nodes.kroute.dev/routes`;
 const log = process.env.KROUTE_TEST_LOG ? jsonLogger('debug') : silentLogger;
 
-/** Polls `check` until it returns a value, or fails after `timeoutMs` with the last reason. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(100);
-  }
-}
+/** The lab's until with this file's argument order and deadline (30 s, polling every 100 ms). */
+const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => waitUntil(what, timeoutMs, check, 100);
 
 d("the agent's Kubernetes face on a real API server (needs Go and root)", () => {
-  let lab: ApiServerLab | undefined;
+  const lab = useApiServerLab({ crd: true });
   let face: KubeFaceHandle | undefined;
   const snapshots: SourceSnapshot[] = [];
   const waiters: { pred: (s: SourceSnapshot) => boolean; resolve: (s: SourceSnapshot) => void }[] = [];
-  const cp = (): ApiServerLab['cp'] => {
-    if (!lab) throw new Error('the control plane did not start');
-    return lab.cp;
-  };
+  const cp = (): ApiServerLab['cp'] => lab.cp;
   const kf = (): KubeFaceHandle => {
     if (!face) throw new Error('the face did not start');
     return face;
@@ -78,17 +64,10 @@ d("the agent's Kubernetes face on a real API server (needs Go and root)", () => 
   const spec = { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.2'] };
 
   beforeAll(async () => {
-    lab = await startApiServerLab({ crd: true });
     await lab.cp.apply(agentManifests(agent));
-    await lab.cp.apply([
-      { apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { pool: 'egress' } } },
-      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-gone' } },
-    ]);
-    // No kubelet here: say the node is Ready the way a kubelet would, through the status subresource.
-    const now = new Date().toISOString();
-    const ready = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } };
-    const p = await lab.cp.kubectl(['patch', 'node', NODE, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
-    if (p.code !== 0) throw new Error(p.stderr);
+    await lab.cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-gone' } }]);
+    // No kubelet here: the node is Ready the way a kubelet would say it, through the status subresource.
+    await standInNode(lab.cp, NODE, { pool: 'egress' });
     const kc = new KubeConfig();
     // Bound to a Pod on this node, as a DaemonSet Pod's token is: the node-restriction policy needs its node name.
     kc.loadFromFile(await boundKubeconfigFor(lab.cp, agent.name, agent.namespace, NODE, { local: true }));
@@ -98,13 +77,10 @@ d("the agent's Kubernetes face on a real API server (needs Go and root)", () => 
       kubeConfig: kc,
       tuning: { debounceMs: 50, backoff: { initialMs: 200, maxMs: 2000, factor: 2, jitter: 0.2 }, settleSeconds: 0.2, sweepSeconds: 30, stuckRecheckSeconds: 1 },
     });
+    // Stopped before the control plane (the lab stops what it was given in reverse order).
+    lab.lab.onDestroy(face.source);
     await face.source.start(onChange);
   }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await face?.source.stop();
-    await lab?.stop();
-  });
 
   it('syncs and reports this node with its labels (as the agent ServiceAccount)', async () => {
     const s = await snapshotWhere('the node', (x) => x.node.labels.pool === 'egress');

@@ -4,16 +4,12 @@
  * Needs Go and root; skipped locally without them, fails in CI.
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { agentManifests, resolveAgentManifestOptions, routeObject, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { SETUP_TIMEOUT_MS, startApiServerLab, type ApiServerLab } from './harness.js';
+import { agentManifests, routeObject, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
+import { AGENT_OPTIONS, type ApiServerLab, describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerLab } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agent = resolved.value;
+const agent = AGENT_OPTIONS;
 const routes = `${ROUTE_PLURAL}.${ROUTE_GROUP}`;
 
 // [verb, resource, extra kubectl auth can-i arguments]
@@ -48,26 +44,18 @@ const denied: [string, string, string[]][] = [
 ];
 
 d("the agent's RBAC on a real API server (needs Go and root)", () => {
-  let lab: ApiServerLab | undefined;
+  const lab = useApiServerLab({ crd: true });
   let agentConfig = '';
-  const cp = (): ApiServerLab['cp'] => {
-    if (!lab) throw new Error('the control plane did not start');
-    return lab.cp;
-  };
+  const cp = (): ApiServerLab['cp'] => lab.cp;
   const canI = (verb: string, resource: string, extra: string[]): ReturnType<ApiServerLab['cp']['kubectl']> =>
     cp().kubectl(['auth', 'can-i', verb, resource, ...extra], { kubeconfig: agentConfig });
 
   beforeAll(async () => {
-    lab = await startApiServerLab({ crd: true });
     // The DaemonSet is applied too: stored and admitted, though no Pod runs without a controller manager.
     await lab.cp.apply(agentManifests(agent));
     await lab.cp.apply([routeObject('existing', { destinations: ['10.0.0.0/8'], gateways: ['10.0.0.1'] })]);
     agentConfig = await lab.cp.kubeconfigFor(agent.name, agent.namespace);
   }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await lab?.stop();
-  });
 
   it('authenticates the minted token as the agent ServiceAccount', async () => {
     const r = await cp().kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], { kubeconfig: agentConfig });

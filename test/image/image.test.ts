@@ -131,7 +131,7 @@ describe('agent image (needs root, podman and runc)', () => {
 
     afterAll(async () => {
       await agent?.stop();
-      await lab?.lab.cleanup();
+      await lab?.built.destroy();
       if (routesDir) await rm(routesDir, { recursive: true, force: true });
     }, 60_000);
 
@@ -219,7 +219,7 @@ describe('agent image (needs root, podman and runc)', () => {
         expect({ missing: missing.map((m) => m.capability), message }).toEqual({ missing: [capability], message: expect.stringContaining(capability) });
       } finally {
         await agent?.stop(2);
-        await lab.lab.cleanup();
+        await lab.built.destroy();
         await rm(routesDir, { recursive: true, force: true });
       }
     }, 120_000);

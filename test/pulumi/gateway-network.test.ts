@@ -6,15 +6,18 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasCommand, NetnsLab, type Netns } from '../net/netns.js';
+import { checkLabTools } from '../lab/lab.js';
+import { useLab } from '../lab/jest.js';
+import { until } from '../lab/wait.js';
+import type { Netns } from '../net/netns.js';
 import { gatewayNetworkScript } from '../../pulumi-provider/digitalocean/index.js';
-import { buildEgressTopology, connectFromNode, gatewayAddresses, VPC_RANGE, type EgressTopology } from './egress-topology.js';
+import { connectFromNode, egressSpec, egressTopologyOf, gatewayAddresses, VPC_RANGE, type EgressTopology } from './egress-topology.js';
 
 const script = gatewayNetworkScript({ vpcIpRange: VPC_RANGE });
 const scriptFile = join(mkdtempSync(join(tmpdir(), 'kroute-gw-')), 'kroute-gateway-network');
 writeFileSync(scriptFile, script, { mode: 0o755 });
 
-let lab: NetnsLab;
+const lab = useLab(() => egressSpec(2));
 let topo: EgressTopology;
 
 async function runScript(gw: Netns): Promise<string> {
@@ -23,25 +26,16 @@ async function runScript(gw: Netns): Promise<string> {
 
 /** Waits, with a deadline, until `n` connections in a row succeed; returns the addresses the server saw. */
 async function untilSteady(node: Netns, n: number, deadlineMs: number): Promise<string[]> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
+  return until(`${n} connections in a row`, deadlineMs, async () => {
     const seen = await connectFromNode(node, n);
-    if (!seen.includes('fail')) return seen;
-    if (Date.now() > end) throw new Error(`connections still failing after ${deadlineMs} ms: ${seen.join(' ')}`);
-  }
+    if (seen.includes('fail')) throw new Error(`connections still failing: ${seen.join(' ')}`);
+    return seen;
+  }, 0);
 }
 
 beforeAll(async () => {
-  for (const tool of ['ip', 'nft', 'curl']) {
-    if (!(await hasCommand(tool))) throw new Error(`the gateway-network test needs ${tool} (apt-get install iproute2 nftables curl)`);
-  }
-  lab = new NetnsLab();
-  topo = await buildEgressTopology(lab, 2);
-}, 60_000);
-
-afterAll(async () => {
-  for (const p of topo?.processes ?? []) p.kill('SIGTERM');
-  await lab?.cleanup();
+  await checkLabTools(['ip', 'nft', 'curl']);
+  topo = egressTopologyOf(lab, 2);
 });
 
 describe('gateway Droplet networking script (root, network namespaces)', () => {
