@@ -64,7 +64,7 @@ export interface AgentSettings {
 
 /** Where the agent image comes from. */
 export interface AgentImageArgs {
-  /** @default "ghcr.io" */
+  /** @default "localhost" */
   readonly registry?: string;
   /** @default "kroute/agent" */
   readonly repository?: string;
@@ -92,7 +92,7 @@ export interface AgentManifestArgs {
   readonly namespace?: string;
   /** Name of the DaemonSet, ServiceAccount and RBAC objects. @default "kroute-agent" */
   readonly name?: string;
-  /** The agent image. @default ghcr.io/kroute/agent:<version> */
+  /** The agent image. @default localhost/kroute/agent:<version> (build and load or push it: docs/install.md) */
   readonly image?: AgentImageArgs;
   /** @default ImagePullPolicy.IF_NOT_PRESENT */
   readonly imagePullPolicy?: ImagePullPolicy;
@@ -106,8 +106,12 @@ export interface AgentManifestArgs {
   readonly maxUnavailable?: string;
   /** Labels added to every object. @default {} */
   readonly labels?: { [key: string]: string };
-  /** Pod node selector (which nodes run the agent). @default every node */
+  /** Pod node selector, added to kubernetes.io/os: linux and kubernetes.io/arch: amd64. @default every linux/amd64 node */
   readonly podNodeSelector?: { [key: string]: string };
+  /** Also create a Prometheus Operator PodMonitor for the agents' metrics port (needs its CRDs). @default false */
+  readonly podMonitor?: boolean;
+  /** Labels on the PodMonitor (e.g. `release` for a Prometheus's podMonitorSelector). @default {} */
+  readonly podMonitorLabels?: { [key: string]: string };
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -128,5 +132,7 @@ export function agentManifestOptions(a: AgentManifestArgs): AgentManifestOptions
     maxUnavailable: a.maxUnavailable,
     labels: a.labels,
     podNodeSelector: a.podNodeSelector,
+    podMonitor: a.podMonitor,
+    podMonitorLabels: a.podMonitorLabels,
   }) as AgentManifestOptions;
 }

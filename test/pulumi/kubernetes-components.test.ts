@@ -41,7 +41,8 @@ describe('RoutingAgent component', () => {
     await cloud.settle();
     const r = core.resolveAgentManifestOptions({ namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: 'open' } });
     if (!r.ok) throw new Error('core rejected the options');
-    const expected = [core.routeCrd({ celValidation: false }), ...core.agentManifests(r.value)];
+    const expected = core.installManifests(r.value, { celValidation: false });
+    expect(expected.map((m) => m.kind).slice(0, 2)).toEqual(['Namespace', 'CustomResourceDefinition']);
     expect(custom().map((x) => x.inputs)).toEqual(expected);
   });
 
