@@ -231,7 +231,8 @@ export function routeOpenApiSchema(opts: CrdOptions = {}): Schema {
     properties: {
       apiVersion: { type: 'string', description: 'networking.doks.digitalocean.com/v1alpha1.' },
       kind: { type: 'string', description: 'Route.' },
-      metadata: { type: 'object', description: 'Standard object metadata; a Route is cluster-scoped.' },
+      // The API server allows nothing but the type here (not even a description): kubectl explain shows ObjectMeta's.
+      metadata: { type: 'object' },
       spec: specSchema(cel),
       status: statusSchema(),
     },
