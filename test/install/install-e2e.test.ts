@@ -11,11 +11,13 @@
  * `finalize` call, made only after checking that nothing is left in the namespace).
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { INSTALL_NAMESPACE } from '../../core/index.js';
 import { installYaml } from '../../deploy/chart.js';
+import { APPLY_EXAMPLE, synthExample } from '../../examples/cdk8s/main.js';
 import { CHART_DIR, INSTALL_YAML, REPO_ROOT } from '../../deploy/main.js';
 import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
@@ -235,5 +237,21 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     await kubectl('delete', 'namespace', INSTALL_NAMESPACE, '--wait=false');
     await finishNamespaceDeletion(INSTALL_NAMESPACE);
     await expectNothingLeft();
+  });
+
+  it("the cdk8s example's two files apply on a fresh API server with the commands npm run synth prints", async () => {
+    await freshControlPlane();
+    const out = await mkdtemp(join(tmpdir(), 'kroute-synth-'));
+    try {
+      const [agentFile, routesFile] = synthExample(out);
+      for (const cmd of APPLY_EXAMPLE) {
+        const args = cmd.split(' ').slice(1).map((a) => a.replace('dist/kroute.k8s.yaml', agentFile ?? '').replace('dist/kroute-routes.k8s.yaml', routesFile ?? ''));
+        const r = await c().kubectl([...args, ...(args[0] === 'wait' ? ['--timeout=60s'] : [])]);
+        expect([cmd, r.code, r.stderr]).toEqual([cmd, 0, '']);
+      }
+      expect((await kubectl('get', 'routes', '-o', 'name')).split('\n').filter(Boolean)).toHaveLength(4);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
