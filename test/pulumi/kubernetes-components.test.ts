@@ -46,6 +46,17 @@ describe('RoutingAgent component', () => {
     expect(custom().map((x) => x.inputs)).toEqual(expected);
   });
 
+  it('podMonitor: true adds a PodMonitor (the core\'s object) after the DaemonSet; a namespace of its own is created first', async () => {
+    new kroute.RoutingAgent('agent', { namespace: 'kroute-system', podMonitor: true, podMonitorLabels: { release: 'prometheus' } });
+    await cloud.settle();
+    const types = custom().map((r) => `${r.type} ${r.name}`);
+    expect(types[0]).toBe('kubernetes:core/v1:Namespace agent-namespace');
+    expect(types.at(-1)).toBe('kubernetes:monitoring.coreos.com/v1:PodMonitor agent-pod-monitor');
+    const r = core.resolveAgentManifestOptions({ namespace: 'kroute-system', podMonitor: true, podMonitorLabels: { release: 'prometheus' } });
+    if (!r.ok) throw new Error('core rejected the options');
+    expect(byName('agent-pod-monitor')).toEqual(core.agentPodMonitor(r.value));
+  });
+
   it('emits nothing in managed mode, and Routes still go beside it', async () => {
     const agent = new kroute.RoutingAgent('agent', { managed: true });
     new kroute.Route('vpn', { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.3'] }, { dependsOn: [agent] });
