@@ -49,7 +49,7 @@ export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'default', '
 
 /** Every knob of the bundled agent's manifests, typed and defaulted. */
 export interface AgentManifestOptions {
-  /** Namespace of the agent. @default "kube-system" */
+  /** Namespace of the agent (created unless a system one: `createNamespace`). @default "kube-system"; cdk8s: the chart's namespace when it has one */
   readonly namespace?: string;
   /** Name of the DaemonSet, ServiceAccount and RBAC objects. @default "kroute-agent" */
   readonly name?: string;

@@ -112,6 +112,8 @@ export interface AgentManifestArgs {
   readonly podMonitor?: boolean;
   /** Labels on the PodMonitor (e.g. `release` for a Prometheus's podMonitorSelector). @default {} */
   readonly podMonitorLabels?: { [key: string]: string };
+  /** Create the namespace (false when it exists already). @default true unless kube-system, default or kube-public */
+  readonly createNamespace?: boolean;
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -134,5 +136,6 @@ export function agentManifestOptions(a: AgentManifestArgs): AgentManifestOptions
     podNodeSelector: a.podNodeSelector,
     podMonitor: a.podMonitor,
     podMonitorLabels: a.podMonitorLabels,
+    createNamespace: a.createNamespace,
   }) as AgentManifestOptions;
 }
