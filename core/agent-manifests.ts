@@ -321,32 +321,7 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
   };
 }
 
-/** The agent's Namespace, or undefined for a namespace every cluster has (or with `createNamespace: false`). */
-export function agentNamespace(r: ResolvedAgentManifestOptions): Manifest | undefined {
-  if (!r.createNamespace) return undefined;
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace, labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels } } };
-}
-
-/** Group, version and kind of the Prometheus Operator's PodMonitor. */
-export const POD_MONITOR_API_VERSION = 'monitoring.coreos.com/v1';
-
-/**
- * A PodMonitor for the agents' metrics port. A PodMonitor, not a ServiceMonitor: the agents run on the host
- * network and need no Service; the Prometheus Operator scrapes each pod's `metrics` port directly.
- */
-export function agentPodMonitor(r: ResolvedAgentManifestOptions): Manifest {
-  return {
-    apiVersion: POD_MONITOR_API_VERSION,
-    kind: 'PodMonitor',
-    metadata: { ...meta(r, 'agent', true), labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels, ...r.podMonitorLabels } },
-    spec: {
-      selector: { matchLabels: { ...AGENT_POD_SELECTOR } },
-      podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }],
-    },
-  };
-}
-
-/** Every object of the bundled agent except the Namespace and the CRD, in apply order. */
+/** The bundled agent's RBAC and DaemonSet, in apply order (the whole install: `installManifests()`). */
 export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
   return [
     agentServiceAccount(r),
@@ -355,6 +330,5 @@ export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
     agentEndpointsRole(r),
     agentEndpointsRoleBinding(r),
     agentDaemonSet(r),
-    ...(r.podMonitor ? [agentPodMonitor(r)] : []),
   ];
 }

@@ -3,12 +3,37 @@
  * DaemonSet (and PodMonitor when asked). `dist/install.yaml`, the Helm chart, the cdk8s `RoutingAgent` and the Pulumi
  * `RoutingAgent` are all these objects (test/install/ compares them).
  */
-import { agentManifests, agentNamespace, type ResolvedAgentManifestOptions } from './agent-manifests.js';
+import { AGENT_POD_SELECTOR, agentManifests, type ResolvedAgentManifestOptions } from './agent-manifests.js';
 import { routeCrd } from './crd.js';
-import type { Manifest } from './manifest.js';
+import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 
 /** The namespace of `dist/install.yaml` and of the documented Helm install (`helm install -n kroute-system`). */
 export const INSTALL_NAMESPACE = 'kroute-system';
+
+/** The agent's Namespace, or undefined for a namespace every cluster has (or with `createNamespace: false`). */
+export function agentNamespace(r: ResolvedAgentManifestOptions): Manifest | undefined {
+  if (!r.createNamespace) return undefined;
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: r.namespace, labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels } } };
+}
+
+/** Group, version and kind of the Prometheus Operator's PodMonitor. */
+export const POD_MONITOR_API_VERSION = 'monitoring.coreos.com/v1';
+
+/**
+ * A PodMonitor for the agents' metrics port. A PodMonitor, not a ServiceMonitor: the agents run on the host
+ * network and need no Service; the Prometheus Operator scrapes each pod's `metrics` port directly.
+ */
+export function agentPodMonitor(r: ResolvedAgentManifestOptions): Manifest {
+  return {
+    apiVersion: POD_MONITOR_API_VERSION,
+    kind: 'PodMonitor',
+    metadata: { name: r.name, namespace: r.namespace, labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels, ...r.podMonitorLabels } },
+    spec: {
+      selector: { matchLabels: { ...AGENT_POD_SELECTOR } },
+      podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }],
+    },
+  };
+}
 
 /** What besides the agent an install carries. */
 export interface InstallOptions {
@@ -25,5 +50,6 @@ export function installManifests(r: ResolvedAgentManifestOptions, o: InstallOpti
     ...(ns ? [ns] : []),
     ...((o.installCrd ?? true) ? [routeCrd({ celValidation: o.celValidation ?? true })] : []),
     ...agentManifests(r),
+    ...(r.podMonitor ? [agentPodMonitor(r)] : []),
   ];
 }

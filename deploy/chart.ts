@@ -296,7 +296,6 @@ export function chartFiles(): ChartFiles {
       version: KROUTE_VERSION,
       appVersion: KROUTE_VERSION,
       kubeVersion: '>=1.31.0-0',
-      home: 'https://github.com/kroute/kroute',
       keywords: ['routing', 'static-routes', 'egress', 'digitalocean', 'doks'],
     })}`,
     'values.yaml': valuesYaml(r),
