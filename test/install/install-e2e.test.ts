@@ -244,6 +244,10 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     const out = await mkdtemp(join(tmpdir(), 'kroute-synth-'));
     try {
       const [agentFile, routesFile] = synthExample(out);
+      // Why two files: the CRD and Routes in one apply fail on a fresh cluster (kubectl maps every kind first).
+      const together = await c().kubectl(['apply', '-f', agentFile ?? '', '-f', routesFile ?? '']);
+      expect(together.code).toBe(1);
+      expect(together.stderr).toMatch(/no matches for kind "Route"/);
       for (const cmd of APPLY_EXAMPLE) {
         const args = cmd.split(' ').slice(1).map((a) => a.replace('dist/kroute.k8s.yaml', agentFile ?? '').replace('dist/kroute-routes.k8s.yaml', routesFile ?? ''));
         const r = await c().kubectl([...args, ...(args[0] === 'wait' ? ['--timeout=60s'] : [])]);
