@@ -46,6 +46,7 @@ export interface Exit {
   readonly stderr: string;
 }
 
+/** Runs `go` with these arguments in `cwd`; resolves its exit code and output (never rejects on a non-zero exit). */
 export function runGo(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn('go', [...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
