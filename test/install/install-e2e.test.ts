@@ -22,6 +22,7 @@ import { CHART_DIR, INSTALL_YAML, REPO_ROOT } from '../../deploy/main.js';
 import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { startHelm, type Helm } from '../cluster/helm.js';
+import { podMonitorCrdYaml } from './podmonitor-crd.js';
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { buildTopology, CONTROL_PLANE_V4, DEST, routeGet, until, type Topology } from '../net/topology.js';
 import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
@@ -215,17 +216,30 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     await applyReadmeRoute();
   });
 
-  it('helm uninstall before the Routes are deleted keeps the CRD and the Routes, none Terminating (crds.keep); a reinstall adopts them', async () => {
+  it('helm uninstall before the Routes are deleted keeps the CRD and the Routes, none Terminating (crds.keep); a reinstall adopts them (with a PodMonitor)', async () => {
     await helmRun('uninstall', 'kroute', '--namespace', INSTALL_NAMESPACE);
     const r = JSON.parse(await kubectl('get', 'route', route.metadata.name, '-o', 'json')) as { metadata: { deletionTimestamp?: string } };
     expect(r.metadata.deletionTimestamp).toBeUndefined();
     const crd = JSON.parse(await kubectl('get', 'crd', ROUTE_CRD_NAME, '-o', 'json')) as { metadata: { deletionTimestamp?: string } };
     expect(crd.metadata.deletionTimestamp).toBeUndefined();
     expect((await kubectl('get', 'daemonset', '-n', INSTALL_NAMESPACE, '-o', 'name')).trim()).toBe('');
-    // helm refuses to adopt an object another release (or none) owns, unless it carries this release's metadata:
-    // the kept CRD still does, so the same release installs again over it.
-    await helmRun('install', 'kroute', CHART_DIR, '--namespace', INSTALL_NAMESPACE);
+    // The DaemonSet is gone, so are its pods (SIGTERM: the kernel stays as it is), and their ServiceAccount.
+    await stopAgent();
     expect((await kernelRoute())?.gateways).toHaveLength(2);
+    // helm refuses to adopt an object another release (or none) owns, unless it carries this release's metadata:
+    // the kept CRD still does, so the same release installs again over it. This time with the PodMonitor, against
+    // the Prometheus Operator's own CRD.
+    const pmCrd = await c().kubectl(['apply', '--server-side', '-f', '-'], { input: await podMonitorCrdYaml() });
+    expect([pmCrd.code, pmCrd.stderr]).toEqual([0, '']);
+    await kubectl('wait', '--for=condition=Established', '--timeout=60s', 'crd/podmonitors.monitoring.coreos.com');
+    await helmRun('install', 'kroute', CHART_DIR, '--namespace', INSTALL_NAMESPACE, '--set', 'podMonitor.enabled=true', '--set', 'podMonitor.labels.release=prometheus');
+    const pm = JSON.parse(await kubectl('get', 'podmonitor', AGENT, '-n', INSTALL_NAMESPACE, '-o', 'json')) as { metadata: { labels: Record<string, string> }; spec: unknown };
+    expect(pm.metadata.labels).toMatchObject({ release: 'prometheus', 'app.kubernetes.io/part-of': 'kroute' });
+    expect(pm.spec).toEqual({ selector: { matchLabels: { 'app.kubernetes.io/name': 'kroute', 'app.kubernetes.io/component': 'agent' } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }] });
+    // New pods, with tokens of the new ServiceAccount, take the kept Route back.
+    await startInstalledAgent();
+    expect((await kernelRoute())?.gateways).toHaveLength(2);
+    await until('READY True again', 30_000, async () => (/^basic\s.*\s1\s+True\s+\S+$/m.test(await kubectl('get', 'routes')) ? true : undefined), 200);
   });
 
   it('the documented Helm uninstall (Routes first, helm uninstall, the kept CRD, the namespace) leaves nothing behind', async () => {
@@ -237,6 +251,7 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     await kubectl('delete', 'namespace', INSTALL_NAMESPACE, '--wait=false');
     await finishNamespaceDeletion(INSTALL_NAMESPACE);
     await expectNothingLeft();
+    await kubectl('delete', 'crd', 'podmonitors.monitoring.coreos.com', '--timeout=60s');
   });
 
   it("the cdk8s example's two files apply on a fresh API server with the commands npm run synth prints", async () => {
