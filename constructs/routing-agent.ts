@@ -1,7 +1,7 @@
 /** The `RoutingAgent` construct: kroute's bundled agent (CRD, RBAC, DaemonSet), or nothing on DOKS's managed agent. */
-import type { ApiObject } from 'cdk8s';
+import { Chart, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { agentManifests, routeCrd, ValidationError } from '../core/index.js';
+import { installManifests, ValidationError } from '../core/index.js';
 import { resolveAgentManifestArgs, type AgentManifestArgs } from '../core/face-props.js';
 import { manifestObject } from './cluster-scoped.js';
 import { Route, type RouteProps } from './route.js';
@@ -37,14 +37,15 @@ export class RoutingAgent extends Construct {
   constructor(scope: Construct, id: string, props: RoutingAgentProps = {}) {
     super(scope, id);
     this.managed = props.managed ?? false;
-    const r = resolveAgentManifestArgs(props, 'props');
+    // The chart's namespace, when it has one, is the agent's (and is created unless a system namespace).
+    const namespace = props.namespace ?? Chart.of(this).namespace;
+    const r = resolveAgentManifestArgs({ ...props, ...(namespace !== undefined ? { namespace } : {}) }, 'props');
     if (!r.ok) throw new ValidationError(`RoutingAgent "${this.node.path}"`, r.errors);
     if (this.managed) return;
-    if (props.installCrd ?? true) {
-      this.apiObjects.push(manifestObject(this, 'Crd', routeCrd({ celValidation: props.celValidation ?? true }), true));
-    }
-    for (const m of agentManifests(r.value)) {
-      this.apiObjects.push(manifestObject(this, m.kind, m, m.metadata.namespace === undefined));
+    const install = installManifests(r.value, { installCrd: props.installCrd ?? true, celValidation: props.celValidation ?? true });
+    for (const m of install) {
+      const id = m.kind === 'CustomResourceDefinition' ? 'Crd' : m.kind;
+      this.apiObjects.push(manifestObject(this, id, m, m.metadata.namespace === undefined));
     }
   }
 

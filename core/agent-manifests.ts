@@ -22,13 +22,39 @@ export interface AgentResources {
   readonly memoryLimit?: string;
 }
 
+/** A pod toleration (core/v1 Toleration). */
+export interface AgentToleration {
+  /** Taint key; empty with operator Exists matches every taint. @default "" */
+  readonly key?: string;
+  /** Exists or Equal. @default "Equal" */
+  readonly operator?: 'Exists' | 'Equal';
+  /** Taint value, for Equal. @default "" */
+  readonly value?: string;
+  /** NoSchedule, PreferNoSchedule or NoExecute; empty matches all. @default "" */
+  readonly effect?: string;
+  /** How long a NoExecute taint is tolerated. @default forever */
+  readonly tolerationSeconds?: number;
+}
+
+/** The node selector every agent pod has: the image is built for linux/amd64 only (agent/Containerfile). */
+export const AGENT_PLATFORM_NODE_SELECTOR: Readonly<Record<string, string>> = {
+  'kubernetes.io/os': 'linux',
+  'kubernetes.io/arch': 'amd64',
+};
+
+/** The labels that select the agent's pods (DaemonSet selector, PodMonitor selector). */
+export const AGENT_POD_SELECTOR: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': 'kroute', 'app.kubernetes.io/component': 'agent' };
+
+/** Namespaces that exist on every cluster: kroute never creates (or deletes) them. */
+export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'default', 'kube-public'];
+
 /** Every knob of the bundled agent's manifests, typed and defaulted. */
 export interface AgentManifestOptions {
-  /** Namespace of the agent. @default "kube-system" */
+  /** Namespace of the agent (created unless a system one: `createNamespace`). @default "kube-system"; cdk8s: the chart's namespace when it has one */
   readonly namespace?: string;
   /** Name of the DaemonSet, ServiceAccount and RBAC objects. @default "kroute-agent" */
   readonly name?: string;
-  /** The agent image. @default ghcr.io/kroute/agent:<version> */
+  /** The agent image. @default localhost/kroute/agent:<version> (build and load or push it: docs/install.md) */
   readonly image?: ImageRef;
   /** @default "IfNotPresent" */
   readonly imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
@@ -42,8 +68,28 @@ export interface AgentManifestOptions {
   readonly maxUnavailable?: string;
   /** Labels added to every object. @default {} */
   readonly labels?: Readonly<Record<string, string>>;
-  /** Pod node selector (which nodes run the agent). @default every node */
+  /**
+   * Pod node selector (which nodes run the agent), added to `kubernetes.io/os: linux` and
+   * `kubernetes.io/arch: amd64` (set `kubernetes.io/arch` here for an image of another architecture).
+   * @default every linux/amd64 node
+   */
   readonly podNodeSelector?: Readonly<Record<string, string>>;
+  /** Pod tolerations. @default [{operator: "Exists"}]: a routing agent runs on every node, whatever its taints */
+  readonly tolerations?: readonly AgentToleration[];
+  /** Annotations on the agent pods. @default {} */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
+  /** Names of Secrets (in the agent's namespace) to pull the image with. @default [] */
+  readonly imagePullSecrets?: readonly string[];
+  /**
+   * Also emit a Prometheus Operator PodMonitor (monitoring.coreos.com/v1) for the agents' /metrics port; needs the
+   * Prometheus Operator's CRDs on the cluster, and the metrics port on.
+   * @default false
+   */
+  readonly podMonitor?: boolean;
+  /** Labels on the PodMonitor (e.g. the `release` label a Prometheus's podMonitorSelector wants). @default {} */
+  readonly podMonitorLabels?: Readonly<Record<string, string>>;
+  /** Emit the Namespace object. @default true unless the namespace is kube-system, default or kube-public */
+  readonly createNamespace?: boolean;
 }
 
 /** Where the DaemonSet mounts the host's sysctl files, writable (docs/security.md). */
@@ -73,7 +119,13 @@ export interface ResolvedAgentManifestOptions {
   readonly priorityClassName: string;
   readonly maxUnavailable: string;
   readonly labels: Record<string, string>;
-  readonly podNodeSelector?: Readonly<Record<string, string>>;
+  readonly podNodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly AgentToleration[];
+  readonly podAnnotations: Readonly<Record<string, string>>;
+  readonly imagePullSecrets: readonly string[];
+  readonly podMonitor: boolean;
+  readonly podMonitorLabels: Readonly<Record<string, string>>;
+  readonly createNamespace: boolean;
 }
 
 /** Fills in defaults and checks every knob; errors name the field and value. */
@@ -94,6 +146,19 @@ export function resolveAgentManifestOptions(o: AgentManifestOptions = {}, path =
   for (const [k, v] of Object.entries(o.resources ?? {})) {
     if (typeof v !== 'string' || !quantity.test(v)) errs.push(fieldError(`${path}.resources.${k}`, 'Invalid', 'is not a Kubernetes quantity such as 100m or 64Mi', v));
   }
+  (o.imagePullSecrets ?? []).forEach((n, i) => {
+    if (!isDnsSubdomain(n)) errs.push(fieldError(`${path}.imagePullSecrets[${i}]`, 'Invalid', 'is not a valid Secret name', n));
+  });
+  (o.tolerations ?? []).forEach((t, i) => {
+    if (t.operator !== undefined && t.operator !== 'Exists' && t.operator !== 'Equal') {
+      errs.push(fieldError(`${path}.tolerations[${i}].operator`, 'NotSupported', 'must be Exists or Equal', t.operator));
+    }
+    if (t.effect !== undefined && !['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t.effect)) {
+      errs.push(fieldError(`${path}.tolerations[${i}].effect`, 'NotSupported', 'must be NoSchedule, PreferNoSchedule or NoExecute', t.effect));
+    }
+  });
+  const metricsOn = (o.agent?.metricsPort ?? AGENT_OPTIONS.metricsPort.default) !== 0;
+  if (o.podMonitor && !metricsOn) errs.push(fieldError(`${path}.podMonitor`, 'Invalid', 'needs the metrics port (agent.metricsPort is 0)', true));
   if (errs.length) return { ok: false, errors: errs };
   return {
     ok: true,
@@ -107,7 +172,13 @@ export function resolveAgentManifestOptions(o: AgentManifestOptions = {}, path =
       priorityClassName: o.priorityClassName ?? 'system-node-critical',
       maxUnavailable: o.maxUnavailable ?? '10%',
       labels: { ...(o.labels ?? {}) },
-      ...(o.podNodeSelector ? { podNodeSelector: o.podNodeSelector } : {}),
+      podNodeSelector: { ...AGENT_PLATFORM_NODE_SELECTOR, ...(o.podNodeSelector ?? {}) },
+      tolerations: o.tolerations ?? [{ operator: 'Exists' }],
+      podAnnotations: { ...(o.podAnnotations ?? {}) },
+      imagePullSecrets: [...(o.imagePullSecrets ?? [])],
+      podMonitor: o.podMonitor ?? false,
+      podMonitorLabels: { ...(o.podMonitorLabels ?? {}) },
+      createNamespace: o.createNamespace ?? !SYSTEM_NAMESPACES.includes(namespace),
     },
   };
 }
@@ -185,7 +256,7 @@ export function agentEndpointsRoleBinding(r: ResolvedAgentManifestOptions): Mani
 
 /** The DaemonSet that runs the agent on every node. */
 export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
-  const selector = { 'app.kubernetes.io/name': 'kroute', 'app.kubernetes.io/component': 'agent' };
+  const selector = { ...AGENT_POD_SELECTOR };
   const cfg = r.agent;
   const healthPort = cfg.healthPort ?? AGENT_OPTIONS.healthPort.default;
   const metricsPort = cfg.metricsPort ?? AGENT_OPTIONS.metricsPort.default;
@@ -208,7 +279,10 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
       selector: { matchLabels: selector },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: r.maxUnavailable } },
       template: {
-        metadata: { labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels, ...selector } },
+        metadata: {
+          labels: { ...commonLabels('agent', KROUTE_VERSION), ...r.labels, ...selector },
+          ...(Object.keys(r.podAnnotations).length ? { annotations: { ...r.podAnnotations } } : {}),
+        },
         spec: {
           serviceAccountName: r.name,
           automountServiceAccountToken: true,
@@ -216,10 +290,11 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
           // The node's own resolv.conf: its nameservers are what an override must keep reachable.
           dnsPolicy: 'Default',
           priorityClassName: r.priorityClassName,
-          // A routing agent must run on every node, whatever its taints.
-          tolerations: [{ operator: 'Exists' }],
+          // A routing agent must run on every node, whatever its taints (the default).
+          tolerations: r.tolerations.map((t) => ({ ...t })),
           terminationGracePeriodSeconds: 30,
-          ...(r.podNodeSelector ? { nodeSelector: r.podNodeSelector } : {}),
+          nodeSelector: { ...r.podNodeSelector },
+          ...(r.imagePullSecrets.length ? { imagePullSecrets: r.imagePullSecrets.map((name) => ({ name })) } : {}),
           securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
@@ -357,7 +432,7 @@ export function agentNodeRestrictionBinding(r: ResolvedAgentManifestOptions): Ma
   };
 }
 
-/** Every object of the bundled agent except the CRD, in apply order. */
+/** The bundled agent's RBAC, admission policy and DaemonSet, in apply order (the whole install: `installManifests()`). */
 export function agentManifests(r: ResolvedAgentManifestOptions): Manifest[] {
   return [
     agentServiceAccount(r),

@@ -41,9 +41,14 @@ function requirementSchema(cel: boolean, isField: boolean): Schema {
       key: isField
         ? { type: 'string', enum: [NODE_NAME_FIELD], description: 'Only metadata.name is supported.' }
         : { type: 'string', minLength: 1, maxLength: LIMITS.labelKeyLength, description: 'Label key.' },
-      operator: { type: 'string', enum: isField ? ['In', 'NotIn'] : [...NODE_SELECTOR_OPERATORS] },
+      operator: {
+        type: 'string',
+        enum: isField ? ['In', 'NotIn'] : [...NODE_SELECTOR_OPERATORS],
+        description: isField ? 'In or NotIn: the node name is (not) one of values.' : 'In, NotIn, Exists or DoesNotExist: how the label relates to values.',
+      },
       values: {
         type: 'array',
+        description: 'Values for In and NotIn (at least one); empty for Exists and DoesNotExist.',
         maxItems: LIMITS.valuesPerRequirement,
         items: { type: 'string', maxLength: LIMITS.labelValueLength },
         'x-kubernetes-list-type': 'atomic',
@@ -78,12 +83,17 @@ function nodeSelectorSchema(cel: boolean): Schema {
     properties: {
       nodeSelectorTerms: {
         type: 'array',
+        description: 'Terms, ORed: a node that matches any term is selected.',
         minItems: 1,
         maxItems: LIMITS.selectorTerms,
         'x-kubernetes-list-type': 'atomic',
         items: {
           type: 'object',
-          properties: { matchExpressions: reqList(false), matchFields: reqList(true) },
+          description: 'Requirements, ANDed: a node must match every one.',
+          properties: {
+            matchExpressions: { ...reqList(false), description: 'Requirements on the node\'s labels.' },
+            matchFields: { ...reqList(true), description: 'Requirements on the node\'s fields (only metadata.name).' },
+          },
           ...rules(cel, [
             {
               rule: '(has(self.matchExpressions) && size(self.matchExpressions) > 0) || (has(self.matchFields) && size(self.matchFields) > 0)',
@@ -116,6 +126,7 @@ function specSchema(cel: boolean): Schema {
   const sameFamily = 'size(self.gateways) == 0 || !isIP(self.gateways[0])';
   return {
     type: 'object',
+    description: 'Desired routes: the destinations, through the gateways, on the nodes the nodeSelector picks.',
     required: ['destinations', 'gateways'],
     properties: {
       destinations: {
@@ -189,6 +200,7 @@ function statusSchema(): Schema {
       selectedNodes: { type: 'integer', description: 'Nodes the route selects; written by one elected agent.' },
       nodes: {
         type: 'array',
+        description: 'One entry per node the route concerns, each written by that node\'s agent.',
         maxItems: 5000,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['nodeName'],
@@ -196,30 +208,37 @@ function statusSchema(): Schema {
           type: 'object',
           required: ['nodeName', 'state'],
           properties: {
-            nodeName: { type: 'string', maxLength: 253 },
-            state: { type: 'string', enum: ['Applied', 'NotSelected', 'Invalid', 'Failed', 'Removing', 'Degraded'] },
-            reason: { type: 'string', maxLength: 128 },
-            message: { type: 'string', maxLength: 4096 },
-            activeGateways: { type: 'array', maxItems: LIMITS.gateways, items: { type: 'string', maxLength: LIMITS.ipLength } },
-            observedGeneration: { type: 'integer', format: 'int64' },
-            lastTransitionTime: { type: 'string', format: 'date-time' },
+            nodeName: { type: 'string', maxLength: 253, description: 'The node this entry is about.' },
+            state: {
+              type: 'string', enum: ['Applied', 'NotSelected', 'Invalid', 'Failed', 'Removing', 'Degraded'],
+              description: 'Applied: in the kernel; Invalid: the spec was refused; Failed: not in the kernel (see reason); Removing: being removed; Degraded: in the kernel with some gateways down.',
+            },
+            reason: { type: 'string', maxLength: 128, description: 'One CamelCase word for the state, e.g. Programmed, AllGatewaysDown, DestinationConflict, KernelError.' },
+            message: { type: 'string', maxLength: 4096, description: 'What happened, for people.' },
+            activeGateways: {
+              type: 'array', maxItems: LIMITS.gateways, items: { type: 'string', maxLength: LIMITS.ipLength },
+              description: 'Gateways in the kernel route now (the ones that answer probes).',
+            },
+            observedGeneration: { type: 'integer', format: 'int64', description: 'The metadata.generation this entry describes.' },
+            lastTransitionTime: { type: 'string', format: 'date-time', description: 'When state last changed.' },
           },
         },
       },
       conditions: {
         type: 'array',
+        description: 'Conditions over all nodes; Ready is True when every selected node applied the route.',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
         items: {
           type: 'object',
           required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
           properties: {
-            type: { type: 'string', maxLength: 316 },
-            status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-            reason: { type: 'string', maxLength: 1024 },
-            message: { type: 'string', maxLength: 32768 },
-            lastTransitionTime: { type: 'string', format: 'date-time' },
-            observedGeneration: { type: 'integer', format: 'int64', minimum: 0 },
+            type: { type: 'string', maxLength: 316, description: 'The condition type, e.g. Ready.' },
+            status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
+            reason: { type: 'string', maxLength: 1024, description: 'One CamelCase word for the last transition.' },
+            message: { type: 'string', maxLength: 32768, description: 'What happened, for people.' },
+            lastTransitionTime: { type: 'string', format: 'date-time', description: 'When status last changed.' },
+            observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The metadata.generation the condition describes.' },
           },
         },
       },
@@ -235,8 +254,9 @@ export function routeOpenApiSchema(opts: CrdOptions = {}): Schema {
     description: 'Route: kernel routes on the nodes a nodeSelector picks.',
     required: ['spec'],
     properties: {
-      apiVersion: { type: 'string' },
-      kind: { type: 'string' },
+      apiVersion: { type: 'string', description: 'networking.doks.digitalocean.com/v1alpha1.' },
+      kind: { type: 'string', description: 'Route.' },
+      // The API server allows nothing but the type here (not even a description): kubectl explain shows ObjectMeta's.
       metadata: { type: 'object' },
       spec: specSchema(cel),
       status: statusSchema(),
@@ -275,6 +295,7 @@ export function routeCrd(opts: CrdOptions = {}): Manifest {
             { name: 'Gateways', type: 'string', jsonPath: '.spec.gateways' },
             { name: 'Applied', type: 'integer', jsonPath: '.status.appliedNodes', description: 'Nodes that applied the route' },
             { name: 'Selected', type: 'integer', jsonPath: '.status.selectedNodes', description: 'Nodes the route selects', priority: 1 },
+            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Every selected node applied the route' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: routeOpenApiSchema(opts) },

@@ -95,7 +95,7 @@ export interface AgentSettings {
 
 /** Where the agent image comes from. */
 export interface AgentImageArgs {
-  /** @default "ghcr.io" */
+  /** @default "localhost" */
   readonly registry?: string;
   /** @default "kroute/agent" */
   readonly repository?: string;
@@ -123,7 +123,7 @@ export interface AgentManifestArgs {
   readonly namespace?: string;
   /** Name of the DaemonSet, ServiceAccount and RBAC objects. @default "kroute-agent" */
   readonly name?: string;
-  /** The agent image. @default ghcr.io/kroute/agent:<version> */
+  /** The agent image. @default localhost/kroute/agent:<version> (build and load or push it: docs/install.md) */
   readonly image?: AgentImageArgs;
   /** @default ImagePullPolicy.IF_NOT_PRESENT */
   readonly imagePullPolicy?: ImagePullPolicy;
@@ -137,8 +137,40 @@ export interface AgentManifestArgs {
   readonly maxUnavailable?: string;
   /** Labels added to every object. @default {} */
   readonly labels?: { [key: string]: string };
-  /** Pod node selector (which nodes run the agent). @default every node */
+  /** Pod node selector, added to kubernetes.io/os: linux and kubernetes.io/arch: amd64. @default every linux/amd64 node */
   readonly podNodeSelector?: { [key: string]: string };
+  /** Pod tolerations. @default [{operator: "Exists"}]: a routing agent runs on every node, whatever its taints */
+  readonly tolerations?: AgentTolerationArgs[];
+  /** Annotations on the agent pods. @default {} */
+  readonly podAnnotations?: { [key: string]: string };
+  /** Names of Secrets (in the agent's namespace) to pull the image with. @default [] */
+  readonly imagePullSecrets?: string[];
+  /** Also create a Prometheus Operator PodMonitor for the agents' metrics port (needs its CRDs). @default false */
+  readonly podMonitor?: boolean;
+  /** Labels on the PodMonitor (e.g. `release` for a Prometheus's podMonitorSelector). @default {} */
+  readonly podMonitorLabels?: { [key: string]: string };
+  /** Create the namespace (false when it exists already). @default true unless kube-system, default or kube-public */
+  readonly createNamespace?: boolean;
+}
+
+/** How a toleration matches a taint. */
+export enum TolerationOperator {
+  EXISTS = 'Exists',
+  EQUAL = 'Equal',
+}
+
+/** core/v1 Toleration of the agent pods. */
+export interface AgentTolerationArgs {
+  /** Taint key; empty with operator Exists matches every taint. @default "" */
+  readonly key?: string;
+  /** Exists or Equal. @default TolerationOperator.EQUAL */
+  readonly operator?: TolerationOperator;
+  /** Taint value, for Equal. @default "" */
+  readonly value?: string;
+  /** NoSchedule, PreferNoSchedule or NoExecute; empty matches all. @default "" */
+  readonly effect?: string;
+  /** How long a NoExecute taint is tolerated. @default forever */
+  readonly tolerationSeconds?: number;
 }
 
 function defined<T extends object>(o: T): Partial<T> {
@@ -159,6 +191,12 @@ export function agentManifestOptions(a: AgentManifestArgs): AgentManifestOptions
     maxUnavailable: a.maxUnavailable,
     labels: a.labels,
     podNodeSelector: a.podNodeSelector,
+    tolerations: a.tolerations?.map((t) => defined({ ...t })),
+    podAnnotations: a.podAnnotations,
+    imagePullSecrets: a.imagePullSecrets,
+    podMonitor: a.podMonitor,
+    podMonitorLabels: a.podMonitorLabels,
+    createNamespace: a.createNamespace,
   }) as AgentManifestOptions;
 }
 

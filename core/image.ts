@@ -2,9 +2,16 @@
 import { fieldError, type FieldError } from './errors.js';
 import { KROUTE_VERSION } from './manifest.js';
 
-/** Where the agent image comes from. */
+/**
+ * Where the agent image comes from. kroute publishes no image to a public registry: you build it
+ * (`npm run image`) and either import the archive on the nodes or push it to a registry of yours (docs/install.md).
+ */
 export interface ImageRef {
-  /** @default "ghcr.io" */
+  /**
+   * Registry host. The default `localhost` is the name the image archive carries (podman's name for a local
+   * image): an imported archive runs as is, and nothing is ever pulled from a registry someone else controls.
+   * @default "localhost"
+   */
   readonly registry?: string;
   /** @default "kroute/agent" */
   readonly repository?: string;
@@ -14,9 +21,9 @@ export interface ImageRef {
   readonly digest?: string;
 }
 
-/** The default image reference. */
+/** The default image reference, `localhost/kroute/agent:<version>`: what `npm run image` tags and saves. */
 export const DEFAULT_IMAGE: Required<Omit<ImageRef, 'digest'>> = {
-  registry: 'ghcr.io',
+  registry: 'localhost',
   repository: 'kroute/agent',
   tag: KROUTE_VERSION,
 };

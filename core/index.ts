@@ -11,6 +11,7 @@ export * from './crd.js';
 export * from './options.js';
 export * from './image.js';
 export * from './agent-manifests.js';
+export * from './install.js';
 export * from './egress.js';
 export * from './plan/index.js';
 export * from './cli-rbac.js';

@@ -9,6 +9,8 @@ export {
   ImagePullPolicy,
   OverrideFailMode,
   resolveAgentManifestArgs,
+  TolerationOperator,
+  type AgentTolerationArgs,
   type AgentImageArgs,
   type AgentManifestArgs,
   type AgentResourcesArgs,

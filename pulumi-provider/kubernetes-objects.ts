@@ -10,6 +10,7 @@ import type { Manifest } from '../core/index.js';
 
 /** Child-name suffix of each kind: children are named `${parent}-${suffix}` (a contract: renaming needs an alias). */
 export const CHILD_SUFFIX: Readonly<Record<string, string>> = {
+  Namespace: 'namespace',
   CustomResourceDefinition: 'crd',
   ServiceAccount: 'service-account',
   ClusterRole: 'cluster-role',
@@ -19,6 +20,7 @@ export const CHILD_SUFFIX: Readonly<Record<string, string>> = {
   ValidatingAdmissionPolicy: 'node-restriction-policy',
   ValidatingAdmissionPolicyBinding: 'node-restriction-binding',
   DaemonSet: 'daemon-set',
+  PodMonitor: 'pod-monitor',
 };
 
 /** The Pulumi name of the child that holds manifest `m` under a component named `parent`. */
@@ -32,6 +34,8 @@ export function childName(parent: string, m: Manifest): string {
 export function manifestResource(parent: string, m: Manifest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
   const name = childName(parent, m);
   switch (m.kind) {
+    case 'Namespace':
+      return new k8s.core.v1.Namespace(name, m as unknown as k8s.core.v1.NamespaceArgs, opts);
     case 'CustomResourceDefinition':
       return new k8s.apiextensions.v1.CustomResourceDefinition(name, m as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, opts);
     case 'ServiceAccount':
@@ -50,6 +54,9 @@ export function manifestResource(parent: string, m: Manifest, opts: pulumi.Custo
       return new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(name, m as unknown as k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingArgs, opts);
     case 'DaemonSet':
       return new k8s.apps.v1.DaemonSet(name, m as unknown as k8s.apps.v1.DaemonSetArgs, opts);
+    case 'PodMonitor':
+      // The Prometheus Operator's kind: no typed class in @pulumi/kubernetes, the generic custom resource.
+      return new k8s.apiextensions.CustomResource(name, m as unknown as k8s.apiextensions.CustomResourceArgs, opts);
     default:
       throw new Error(`kroute: no typed Pulumi resource for kind ${m.kind}`);
   }

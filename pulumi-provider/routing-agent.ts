@@ -4,11 +4,10 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import {
-  agentManifests,
   AGENT_OPTIONS,
+  installManifests,
   ROUTE_GROUP,
   ROUTE_PLURAL,
-  routeCrd,
   type Manifest,
 } from '../core/index.js';
 import { resolveAgentManifestArgs, type AgentManifestArgs } from './agent-args.js';
@@ -36,8 +35,7 @@ export function routingAgentManifests(args: RoutingAgentArgs, subject: string, r
   const r = resolveAgentManifestArgs(args, 'args');
   if (!r.ok) failOn(subject, r.errors, resource);
   if (!r.ok || (args.managed ?? false)) return [];
-  const crd = (args.installCrd ?? true) ? [routeCrd({ celValidation: args.celValidation ?? true })] : [];
-  return [...crd, ...agentManifests(r.value)];
+  return installManifests(r.value, { installCrd: args.installCrd ?? true, celValidation: args.celValidation ?? true });
 }
 
 /** kroute's routing agent on every node, or, in managed mode, a place for Routes that DigitalOcean's agent applies. */

@@ -50,6 +50,9 @@ describe('the agent process serves health and metrics (root, network namespaces)
     expect(sample(metrics.body, 'kroute_routes_applied')).toBe(sample(metrics.body, 'kroute_routes_desired'));
     expect(sample(metrics.body, 'kroute_kernel_errors_total')).toBe(0);
     expect(sample(metrics.body, 'kroute_reconcile_duration_seconds_count')).toBeGreaterThanOrEqual(1);
+    // Standard process metrics under their standard names, and which build runs.
+    expect(metrics.body).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics.body).toMatch(/^kroute_build_info\{version="[^"]+",nodejs_version="v[^"]+"\} 1$/m);
 
     // A cut link: the prober takes gateway 0 out, and the metric says so.
     await setGatewayLink(g0, false);

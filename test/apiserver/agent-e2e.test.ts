@@ -141,7 +141,8 @@ d('the agent end to end on a real API server (agent process in the node namespac
       return y?.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True') ? y : undefined;
     }, 100);
     expect(r.metadata.finalizers).toEqual([FINALIZER]);
-    expect(await kubectl('get', 'route', 'ecmp')).toMatch(/^ecmp\s.*\]\s+1\s+\d+s$/m);
+    // The printer columns: NAME DESTINATIONS GATEWAYS APPLIED READY AGE.
+    expect(await kubectl('get', 'route', 'ecmp')).toMatch(/^ecmp\s.*\]\s+1\s+True\s+\d+s$/m);
   });
 
   it('an edited Route changes the kernel route (gateways, then destinations)', async () => {

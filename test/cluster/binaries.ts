@@ -40,13 +40,14 @@ export interface EnsureBinariesOptions {
 }
 
 /** Output of a finished process. */
-interface Exit {
+export interface Exit {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-function runGo(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Exit> {
+/** Runs `go` with these arguments in `cwd`; resolves its exit code and output (never rejects on a non-zero exit). */
+export function runGo(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Exit> {
   return new Promise((resolve, reject) => {
     const child = spawn('go', [...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -59,7 +60,7 @@ function runGo(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Pr
 }
 
 /** The environment every `go` command runs with: no toolchain switch, no cgo (static binaries), no VCS stamping. */
-function goEnv(): NodeJS.ProcessEnv {
+export function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, GOTOOLCHAIN: 'local', CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false -mod=readonly' };
 }
 
@@ -118,7 +119,7 @@ function alive(pid: number): boolean {
  * Takes the build lock (a file created with O_EXCL holding the builder's pid). A lock whose pid is gone is stale
  * (a killed test run) and is taken over. Returns the release function.
  */
-async function lock(path: string, waitMs: number, log: (l: string) => void): Promise<() => Promise<void>> {
+export async function lock(path: string, waitMs: number, log: (l: string) => void): Promise<() => Promise<void>> {
   const deadline = Date.now() + waitMs;
   let said = false;
   for (;;) {

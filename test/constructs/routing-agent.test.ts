@@ -1,5 +1,5 @@
 import { Chart, Testing } from 'cdk8s';
-import { RoutingAgent } from '../../constructs/index.js';
+import { RoutingAgent, TolerationOperator } from '../../constructs/index.js';
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- synthesized YAML is untyped; tests walk it freely
@@ -54,7 +54,7 @@ describe('RoutingAgent construct', () => {
     expect(ctr.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health', host: '127.0.0.1' });
     expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
-    expect(ctr.image).toBe('ghcr.io/kroute/agent:0.1.0');
+    expect(ctr.image).toBe('localhost/kroute/agent:0.1.0');
     expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys']);
     // Only the sysctl files the agent writes, never the whole of /proc/sys/net.
     expect(ctr.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual([
@@ -97,6 +97,55 @@ describe('RoutingAgent construct', () => {
     for (const o of objs.filter((x) => ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) {
       expect(o.metadata.namespace).toBeUndefined();
     }
+  });
+
+  it('runs only on linux/amd64 nodes (the image is built for that platform); podNodeSelector adds to it or overrides the arch', () => {
+    expect(daemonSet(synth()).spec.template.spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
+    expect(daemonSet(synth({ podNodeSelector: { 'doks.digitalocean.com/node-pool': 'egress', 'kubernetes.io/arch': 'arm64' } })).spec.template.spec.nodeSelector).toEqual({
+      'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'arm64', 'doks.digitalocean.com/node-pool': 'egress',
+    });
+  });
+
+  it("installs into the chart's own namespace and creates it (first); kube-system is never emitted as a Namespace", () => {
+    const objs = synth({}, 'net-routing');
+    expect(objs[0]).toMatchObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'net-routing' } });
+    expect(objs[0]?.metadata.namespace).toBeUndefined();
+    expect(objs.filter((o) => ['ServiceAccount', 'DaemonSet'].includes(o.kind)).map((o) => o.metadata.namespace)).toEqual(['net-routing', 'net-routing']);
+    const crb: Any = objs.find((o) => o.kind === 'ClusterRoleBinding');
+    expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kroute-agent', namespace: 'net-routing' }]);
+    // The endpoints Role reads the kubernetes Endpoints, which live in default whatever the chart's namespace.
+    expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace)).toEqual(['default']);
+    // The prop wins over the chart; a system namespace is used, not created; createNamespace: false skips it.
+    expect(synth({ namespace: 'kube-system' }, 'net-routing').map((o) => o.kind)).not.toContain('Namespace');
+    expect(synth({ createNamespace: false }, 'net-routing').map((o) => o.kind)).not.toContain('Namespace');
+    expect(daemonSet(synth({ namespace: 'kroute-system' }, 'net-routing')).metadata.namespace).toBe('kroute-system');
+  });
+
+  it('passes tolerations, pod annotations and image pull secrets to the pods', () => {
+    const pod = daemonSet(synth({
+      tolerations: [{ key: 'dedicated', operator: TolerationOperator.EQUAL, value: 'net', effect: 'NoSchedule' }],
+      podAnnotations: { 'example.com/team': 'net' },
+      imagePullSecrets: ['registry-creds'],
+    })).spec.template;
+    expect(pod.spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Equal', value: 'net', effect: 'NoSchedule' }]);
+    expect(pod.metadata.annotations).toEqual({ 'example.com/team': 'net' });
+    expect(pod.spec.imagePullSecrets).toEqual([{ name: 'registry-creds' }]);
+    expect(daemonSet(synth()).spec.template.metadata.annotations).toBeUndefined();
+  });
+
+  it('emits a PodMonitor for the metrics port when asked, and refuses one without a metrics port', () => {
+    expect(synth().map((o) => o.kind)).not.toContain('PodMonitor');
+    const pm: Any = synth({ podMonitor: true, podMonitorLabels: { release: 'prometheus' } }).find((o) => o.kind === 'PodMonitor');
+    expect(pm).toMatchObject({
+      apiVersion: 'monitoring.coreos.com/v1',
+      metadata: { name: 'kroute-agent', namespace: 'kube-system', labels: { release: 'prometheus' } },
+      spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'kroute', 'app.kubernetes.io/component': 'agent' } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics' }] },
+    });
+    // The selector picks the DaemonSet's pods, and the port it names is the container's.
+    const ds = daemonSet(synth({ podMonitor: true }));
+    expect(ds.spec.template.metadata.labels).toMatchObject(pm.spec.selector.matchLabels);
+    expect(ds.spec.template.spec.containers[0].ports.map((p: Any) => p.name)).toContain('metrics');
+    expect(() => synth({ podMonitor: true, agent: { metricsPort: 0 } })).toThrow('props.podMonitor: true needs the metrics port (agent.metricsPort is 0)');
   });
 
   it('throws at synth time naming each bad knob and its value', () => {

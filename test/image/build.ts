@@ -23,7 +23,7 @@ export interface BuildImageOptions {
   readonly repo?: string;
   /** @default "debs" */
   readonly base?: BaseVariant;
-  /** Image name. @default the core's default image reference (ghcr.io/kroute/agent:<version>) */
+  /** Image name. @default the core's default image reference (localhost/kroute/agent:<version>) */
   readonly tag?: string;
   /** Compile lib/core and lib/agent first (the test does; `npm run image` has just run the build). @default true */
   readonly compile?: boolean;

@@ -43,8 +43,20 @@ describe('RoutingAgent component', () => {
     await cloud.settle();
     const r = core.resolveAgentManifestOptions({ namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: 'open' } });
     if (!r.ok) throw new Error('core rejected the options');
-    const expected = [core.routeCrd({ celValidation: false }), ...core.agentManifests(r.value)];
+    const expected = core.installManifests(r.value, { celValidation: false });
+    expect(expected.map((m) => m.kind).slice(0, 2)).toEqual(['Namespace', 'CustomResourceDefinition']);
     expect(custom().map((x) => x.inputs)).toEqual(expected);
+  });
+
+  it('podMonitor: true adds a PodMonitor (the core\'s object) after the DaemonSet; a namespace of its own is created first', async () => {
+    new kroute.RoutingAgent('agent', { namespace: 'kroute-system', podMonitor: true, podMonitorLabels: { release: 'prometheus' } });
+    await cloud.settle();
+    const types = custom().map((r) => `${r.type} ${r.name}`);
+    expect(types[0]).toBe('kubernetes:core/v1:Namespace agent-namespace');
+    expect(types.at(-1)).toBe('kubernetes:monitoring.coreos.com/v1:PodMonitor agent-pod-monitor');
+    const r = core.resolveAgentManifestOptions({ namespace: 'kroute-system', podMonitor: true, podMonitorLabels: { release: 'prometheus' } });
+    if (!r.ok) throw new Error('core rejected the options');
+    expect(byName('agent-pod-monitor')).toEqual(core.agentPodMonitor(r.value));
   });
 
   it('emits nothing in managed mode, and Routes still go beside it', async () => {
