@@ -78,7 +78,10 @@ export function parseHostFacts(v: unknown, extra: { controlPlaneAddresses: reado
   return errs.length ? { ok: false, errors: errs } : { ok: true, value: facts };
 }
 
-/** The host of `--host none`: nothing known (no default route, so an override plans no keep-routes and says so). */
+/**
+ * The host of `--host none`: nothing known (no default route, so an override plans no keep-routes and says so; no
+ * connected networks known, so gateways are not checked for being on-link).
+ */
 export function noHost(extra: { controlPlaneAddresses: readonly string[]; keepAddresses: readonly string[] }): HostFacts {
-  return { connected: [], dnsServers: [], controlPlaneAddresses: [...extra.controlPlaneAddresses], keepAddresses: [...extra.keepAddresses] };
+  return { dnsServers: [], controlPlaneAddresses: [...extra.controlPlaneAddresses], keepAddresses: [...extra.keepAddresses] };
 }

@@ -36,6 +36,8 @@ describe('dist/install.yaml', () => {
       'ClusterRoleBinding//kroute-agent',
       'Role/default/kroute-agent-apiserver-endpoints',
       'RoleBinding/default/kroute-agent-apiserver-endpoints',
+      'ValidatingAdmissionPolicy//kroute-agent-node-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-node-restriction',
       'DaemonSet/kroute-system/kroute-agent',
     ]);
   });

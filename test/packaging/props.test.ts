@@ -72,10 +72,10 @@ describe('flat agent props (cdk8s RoutingAgentProps.agent = Pulumi RoutingAgentA
 
   it('renders every safe field into the DaemonSet args', () => {
     const chart = new Chart(Testing.app(), 'c');
-    new RoutingAgent(chart, 'agent', { agent: { routeProtocol: 150, resyncSeconds: 120, bindAddress: '127.0.0.1', logLevel: AgentLogLevel.DEBUG } });
+    new RoutingAgent(chart, 'agent', { agent: { routeProtocol: 150, resyncSeconds: 120, bindAddress: '0.0.0.0', logLevel: AgentLogLevel.DEBUG } });
     const ds = Testing.synth(chart).find((o: { kind: string }) => o.kind === 'DaemonSet');
     expect(ds.spec.template.spec.containers[0].args).toEqual(
-      expect.arrayContaining(['--route-protocol=150', '--resync-seconds=120', '--bind-address=127.0.0.1', '--log-level=debug']),
+      expect.arrayContaining(['--route-protocol=150', '--resync-seconds=120', '--bind-address=0.0.0.0', '--log-level=debug']),
     );
   });
 });
