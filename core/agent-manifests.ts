@@ -156,7 +156,7 @@ export function agentEndpointsRole(r: ResolvedAgentManifestOptions): Manifest {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: { ...meta(r, 'agent', false, `${r.name}-apiserver-endpoints`), namespace: 'default' },
-    rules: [{ apiGroups: [''], resources: ['endpoints'], resourceNames: ['kubernetes'], verbs: ['get'] }],
+    rules: [{ apiGroups: [''], resources: ['endpoints'], resourceNames: ['kubernetes'], verbs: ['get', 'list', 'watch'] }],
   };
 }
 
