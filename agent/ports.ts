@@ -13,6 +13,8 @@ export interface SourcedRoute {
   /** True when metadata.deletionTimestamp is set: remove its routes, then release it. */
   readonly deleting: boolean;
   readonly generation?: number;
+  /** metadata.uid, when the source has one: with the generation it names one version of the spec. */
+  readonly uid?: string;
 }
 
 /** Everything a source knows at one moment. */

@@ -6,8 +6,8 @@
  * are gathered into the next one. Triggers: a source change, a gateway going down or up, a kernel or host change
  * (ip monitor), an override rollback, new control-plane addresses, and a periodic full resync.
  */
-import type { AgentConfig, RouteNodeStatus } from '../core/index.js';
-import { OVERRIDE_HALVES, plan, type HostFacts, type Plan, type RouteOutcome } from '../core/plan/index.js';
+import { validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
+import { OVERRIDE_HALVES, plan, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
 import type { ApplyReport, KernelPort } from './kernel/port.js';
 import type { SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
@@ -76,6 +76,10 @@ export class Reconciler {
   /** Per Route: the destinations of its routes in the kernel (from the plans applied), for its release. */
   private readonly owned = new Map<string, readonly string[]>();
   private lastPlan?: Plan;
+  /** Per Route: the version last validated (uid/generation, or the object) and the result: once per generation. */
+  private readonly validations = new Map<string, { readonly object: unknown; readonly result: Result<NormalizedRoute> }>();
+  /** Validations run so far (tests check a pass reuses them). */
+  validationsRun = 0;
   /** True once a plan has been applied (readiness). */
   applied = false;
   /** Passes completed (tests wait on it). */
@@ -214,9 +218,10 @@ export class Reconciler {
       const controlPlaneAddresses = [...new Set([...config.controlPlaneAddresses, ...this.controlPlaneAddresses])];
       const host = await this.props.host.discover({ controlPlaneAddresses, keepAddresses: config.keepAddresses });
       const specs = new Map(snapshot.routes.map((r) => [r.name, specKey(r.object)]));
-      if (this.first) await this.adoptOverrides(snapshot, host, specs);
+      const routes = this.validated(snapshot);
+      if (this.first) await this.adoptOverrides(snapshot, routes, host, specs);
       const p = plan({
-        routes: snapshot.routes,
+        routes,
         node: snapshot.node,
         host,
         gatewaysDown: this.props.prober.down(),
@@ -252,13 +257,34 @@ export class Reconciler {
     }
   }
 
+  /** The snapshot's Routes with their validation, reused while the object is the same (sources keep it per generation). */
+  private validated(snapshot: SourceSnapshot): PlanRouteInput[] {
+    const out = snapshot.routes.map((r): PlanRouteInput => {
+      if (r.deleting) return r;
+      // One version of a spec: uid and generation where the source has them (the API server bumps the generation on
+      // every spec change; status writes keep it), the object itself otherwise (files: kept until they change).
+      const version = r.uid !== undefined && r.generation !== undefined ? `${r.uid}/${r.generation}` : r.object;
+      const cached = this.validations.get(r.name);
+      if (cached && cached.object === version) return { ...r, validated: cached.result };
+      this.validationsRun++;
+      const result = validateRoute(r.object);
+      this.validations.set(r.name, { object: version, result });
+      return { ...r, validated: result };
+    });
+    if (this.validations.size > out.length) {
+      const names = new Set(out.map((r) => r.name));
+      for (const n of [...this.validations.keys()]) if (!names.has(n)) this.validations.delete(n);
+    }
+    return out;
+  }
+
   /** An override already in the kernel at start was confirmed by a previous run: adopt it, open no window. */
-  private async adoptOverrides(snapshot: SourceSnapshot, host: HostFacts, specs: ReadonlyMap<string, string>): Promise<void> {
+  private async adoptOverrides(snapshot: SourceSnapshot, routes: readonly PlanRouteInput[], host: HostFacts, specs: ReadonlyMap<string, string>): Promise<void> {
     // This read also fills the kernel adapter's cache: the first apply does not read again.
     const state = await this.props.kernel.read();
     const halves = new Set(state.owned.filter((r) => r.table === 254 && (r.dst === '0.0.0.0/1' || r.dst === '::/1')).map((r) => r.family));
     if (halves.size === 0) return;
-    const p = plan({ routes: snapshot.routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
+    const p = plan({ routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
     for (const o of p.outcomes) {
       const fam = p.routes.find((r) => r.routeName === o.name && r.purpose === 'override')?.family;
       if (o.overrideActive && fam !== undefined && halves.has(fam)) this.guard.adopt(o.name, specs.get(o.name) ?? '');

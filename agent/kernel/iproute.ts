@@ -124,6 +124,8 @@ export class IprouteKernel implements KernelPort {
 
   async read(): Promise<KernelState> {
     this.reads++;
+    // The writer starts while the kernel is read: its process start overlaps the read instead of adding to the apply.
+    this.writer('').warm();
     const [v4, v6] = await Promise.all([this.show(4), this.show(6)]);
     const routes = [...parseRoutes(v4.routes, 4), ...parseRoutes(v6.routes, 6)];
     const p = this.props.protocol;

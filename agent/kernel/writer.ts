@@ -87,6 +87,11 @@ export class IpBatchWriter {
     return this.child?.pid;
   }
 
+  /** Starts the coprocess now, so the first batch does not pay for its start (the adapter calls it while reading). */
+  warm(): void {
+    if (!this.closed) this.ensure();
+  }
+
   /** Runs `lines` (no newlines inside) and resolves once the kernel has done every one. */
   write(lines: readonly string[]): Promise<BatchResult> {
     const run = this.queue.then(() => this.run(lines));

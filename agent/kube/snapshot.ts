@@ -27,6 +27,7 @@ export interface CachedRoute {
 function sourcedOf(raw: unknown, route: RouteObject): SourcedRoute {
   return {
     name: route.metadata.name,
+    ...(route.metadata.uid ? { uid: route.metadata.uid } : {}),
     object: raw,
     deleting: Boolean(route.metadata.deletionTimestamp),
     ...(route.metadata.generation !== undefined ? { generation: route.metadata.generation } : {}),
@@ -51,6 +52,16 @@ export function planRelevant(before: RouteObject | undefined, after: RouteObject
   // one (hand-made in tests) fall back to comparing the spec.
   if (g0 !== undefined && g1 !== undefined) return g0 !== g1;
   return JSON.stringify(before.spec) !== JSON.stringify(after.spec);
+}
+
+/**
+ * Drops `metadata.managedFields` from an object as it arrives, in place (client-go's TransformStripManagedFields):
+ * the agent never reads them, and with a field manager per node they are most of a Route's size in memory.
+ */
+export function stripManagedFields(obj: unknown): void {
+  if (typeof obj !== 'object' || obj === null) return;
+  const m = (obj as { metadata?: Record<string, unknown> }).metadata;
+  if (m && 'managedFields' in m) delete m.managedFields;
 }
 
 /** Folds one Route informer event into the cache (a new Map; the old one is left as it was). */

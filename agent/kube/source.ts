@@ -9,7 +9,7 @@ import type { RouteSource, SourceSnapshot } from '../ports.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy, type Clock } from './backoff.js';
 import { ResilientInformer, type InformerLike } from './informer.js';
 import type { NodeObject, RouteObject } from './objects.js';
-import { applyRouteEvent, buildSnapshot, foldNodeEvent, type CachedRoute } from './snapshot.js';
+import { applyRouteEvent, buildSnapshot, foldNodeEvent, stripManagedFields, type CachedRoute } from './snapshot.js';
 
 /** Read access to the cached Routes, for the reporter and housekeeping. */
 export interface RouteView {
@@ -63,6 +63,7 @@ export class KubeRouteSource implements RouteSource, RouteView {
       ...common,
       name: 'routes',
       informer: props.routeInformer,
+      transform: stripManagedFields,
       onEvent: (ev) => {
         if (applyRouteEvent(this.cache, ev)) this.changed();
         const name = nameOf(ev.object);

@@ -172,8 +172,11 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       await until('both Applied', () => reporter.calls.filter((c) => c.status.state === 'Applied').length === 2);
       const applied = reporter.statuses.get('egress');
       const passes = reconciler.passes;
+      const validations = reconciler.validationsRun;
       reconciler.trigger('test resync');
       await until('another pass', () => reconciler.passes > passes);
+      // Each Route is validated once per object (generation), not on every pass.
+      expect(reconciler.validationsRun).toBe(validations);
       expect(reporter.calls.map((c) => `${c.op} ${c.name}`)).toEqual(['status egress', 'status pool']);
       source.set(withSelector(false));
       await until('the clear', () => reporter.calls.some((c) => c.op === 'clear'));
