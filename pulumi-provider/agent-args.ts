@@ -82,7 +82,7 @@ export interface AgentResourcesArgs {
   readonly memoryRequest?: string;
   /** @default "200m" */
   readonly cpuLimit?: string;
-  /** @default "128Mi" */
+  /** @default "192Mi" */
   readonly memoryLimit?: string;
 }
 

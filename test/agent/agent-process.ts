@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { agentNodeOptions, resolveAgentManifestOptions } from '../../core/index.js';
 import type { Netns } from '../net/netns.js';
 import type { Topology } from '../net/topology.js';
 
@@ -15,6 +16,12 @@ import type { Topology } from '../net/topology.js';
 export const REPO_ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/lib\/test\/agent$/, '').replace(/\/test\/agent$/, '');
 /** The built agent. */
 export const AGENT_MAIN = join(REPO_ROOT, 'lib', 'agent', 'main.js');
+/** NODE_OPTIONS of the default DaemonSet (core/agent-manifests.ts). */
+export const DAEMONSET_NODE_OPTIONS = (() => {
+  const r = resolveAgentManifestOptions();
+  if (!r.ok) throw new Error('the default agent options do not resolve');
+  return agentNodeOptions(r.value.resources.memoryLimit);
+})();
 /** kroute's route protocol (core/options.ts default). */
 export const KROUTE_PROTO = 145;
 
@@ -88,7 +95,8 @@ export function startAgent(topo: Topology, routesDir: string, props: StartAgentP
   if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run npm run build first`);
   const child: ChildProcess = spawn('ip', ['netns', 'exec', topo.node.name, process.execPath, AGENT_MAIN, ...defaultAgentArgs(topo, routesDir), ...(props.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', ...props.env, KROUTE_REQUIRE_NETNS: '1' },
+    // The DaemonSet's NODE_OPTIONS (heap bounds from its memory limit), so tests and the benchmark run what a node runs.
+    env: { ...process.env, NODE_OPTIONS: DAEMONSET_NODE_OPTIONS, ...props.env, KROUTE_REQUIRE_NETNS: '1' },
   });
   if (child.pid === undefined) throw new Error('the agent did not start');
   topo.processes.push(child);

@@ -19,7 +19,7 @@ export interface BenchModule {
 }
 
 import { readFileSync } from 'node:fs';
-import { resolveAgentManifestOptions } from '../../core/index.js';
+import { quantityMiB, resolveAgentManifestOptions } from '../../core/index.js';
 
 /** Peak resident memory of a process so far (VmHWM), in MiB. */
 export function peakRssMiB(pid: number): number {
@@ -32,11 +32,7 @@ export function peakRssMiB(pid: number): number {
 export function memoryLimitMiB(): number {
   const r = resolveAgentManifestOptions();
   if (!r.ok) throw new Error('the default agent options do not resolve');
-  const text = r.value.resources.memoryLimit;
-  const m = /^(\d+)(Mi|Gi|M)$/.exec(text);
-  if (!m) throw new Error(`cannot read the memory limit ${text}`);
-  const n = Number(m[1]);
-  return m[2] === 'Gi' ? n * 1024 : m[2] === 'M' ? (n * 1e6) / 2 ** 20 : n;
+  return quantityMiB(r.value.resources.memoryLimit);
 }
 
 /** The median of some numbers (the mean of the middle two for an even count). */
