@@ -160,8 +160,11 @@ export class IpBatchWriter {
     });
     for (const chunk of wholeLineChunks([...lines, MARKER])) {
       if (this.child !== child || this.pending === undefined) break;
-      // One chunk in flight at a time: libuv then issues it as one write(2) of at most PIPE_BUF bytes (atomic).
-      await new Promise<void>((resolve) => child.stdin.write(chunk, () => resolve()));
+      // One chunk in flight at a time, so each is one write(2) of at most PIPE_BUF bytes (atomic): Node hands chunks
+      // buffered behind a pending write to writev(2) together, which a kill could cut anywhere. A chunk the pipe
+      // took at once (nothing left buffered) needs no wait; one that waits is the only one in flight.
+      const written = new Promise<void>((resolve) => child.stdin.write(chunk, () => resolve()));
+      if (child.stdin.writableLength > 0) await written;
     }
     return done;
   }
