@@ -1,4 +1,4 @@
-/** Bounded concurrency for the agent's API writes. */
+/** Bounded concurrency (the prober: at most a few `ping` processes at once). */
 
 /**
  * Runs `fn` for every item with at most `limit` calls in flight, and resolves when all have settled. `fn` reports its

@@ -9,6 +9,9 @@ import { jsonLogger } from './log.js';
 import { netnsRefusal } from './netns-guard.js';
 import { runAgent, type RunningAgent } from './run.js';
 
+/** How long a stop may take before the agent exits anyway (the goal: a second or two). */
+const STOP_DEADLINE_MS = 1500;
+
 function usage(): string {
   const lines = Object.values(AGENT_OPTIONS).map((o) => {
     const def = Array.isArray(o.default) ? o.default.join(',') : String(o.default);
@@ -49,9 +52,19 @@ async function main(): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info('stopping; kernel routes stay in place', { signal });
+      // Whatever the API server does (frozen, blackholed, gone), the agent is gone within STOP_DEADLINE_MS: the kernel
+      // keeps what it has either way, and nothing left to finish (a report, a watch) is worth a SIGKILL later.
+      const late = setTimeout(() => {
+        log.warn('stopping took too long; exiting anyway (kernel routes stay in place)', { afterMs: STOP_DEADLINE_MS });
+        resolve(0);
+      }, STOP_DEADLINE_MS);
       agent.stop().then(
-        () => resolve(0),
+        () => {
+          clearTimeout(late);
+          resolve(0);
+        },
         (e: Error) => {
+          clearTimeout(late);
           log.error('error while stopping', { error: e });
           resolve(0);
         },

@@ -13,6 +13,8 @@ export interface SourcedRoute {
   /** True when metadata.deletionTimestamp is set: remove its routes, then release it. */
   readonly deleting: boolean;
   readonly generation?: number;
+  /** metadata.uid, when the source has one: with the generation it names one version of the spec. */
+  readonly uid?: string;
 }
 
 /** Everything a source knows at one moment. */
@@ -64,6 +66,11 @@ export interface Reporter {
 export interface ControlPlane {
   /** The real API server endpoints (not the Service ClusterIP), kept on the node's original gateway during an override. */
   addresses(): Promise<readonly string[]>;
+  /**
+   * Calls `onChange` whenever the addresses change (an Endpoints informer), so the dataplane keeps them cached and
+   * never asks the API server on its path. Optional: without it the addresses are read at start and at each resync.
+   */
+  watch?(onChange: (addresses: readonly string[]) => void): void;
   /** True when the API server answers within `timeoutMs` (confirms an override; see docs on rollback). */
   reachable(timeoutMs: number): Promise<boolean>;
 }

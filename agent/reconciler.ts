@@ -1,23 +1,28 @@
 /**
- * The agent's loop: observe (source snapshot, host facts, gateway health) → plan (pure) → apply (kernel port, one
- * batch) → report. Debounced; one pass at a time; a failing route never blocks the others. Triggers: a source
- * change, a gateway going down or up, a deleted owned route (ip monitor), an override rollback, and a periodic
- * full resync.
+ * The dataplane loop: observe (source snapshot, cached host facts and control-plane addresses, gateway health) →
+ * plan (pure) → apply (kernel port) → publish the outcome per Route to the reporting loop (./reporting.ts), as a
+ * value. Nothing on this path awaits the API server: a failover reaches the kernel in the same time whether the API
+ * server answers, refuses or hangs. One pass at a time; a trigger while idle runs at once, triggers during a pass
+ * are gathered into the next one. Triggers: a source change, a gateway going down or up, a kernel or host change
+ * (ip monitor), an override rollback, new control-plane addresses, and a periodic full resync.
  */
-import type { AgentConfig, RouteNodeStatus } from '../core/index.js';
-import { plan, type HostFacts, type Plan, type RouteOutcome } from '../core/plan/index.js';
-import type { KernelPort, ApplyReport } from './kernel/port.js';
+import { validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
+import { OVERRIDE_HALVES, plan, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
+import type { ApplyReport, KernelPort } from './kernel/port.js';
 import type { SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import { OverrideGuard } from './override-guard.js';
 import type { ControlPlane, Reporter, RouteSource, SourceSnapshot } from './ports.js';
 import type { Prober } from './prober.js';
-import { eachLimited } from './concurrency.js';
+import { ReportingLoop } from './reporting.js';
 
-/** API writes (finalizers, status entries, events) in flight at once: enough to hide round trips, few enough that an
- * API server under a thousand new Routes still answers everyone else. */
-const API_WRITES_IN_FLIGHT = 16;
+/** The host facts the planner needs, cached by the adapter until something changes. */
+export interface HostFactsPort {
+  discover(extra: { controlPlaneAddresses: readonly string[]; keepAddresses: readonly string[] }): Promise<HostFacts>;
+  /** Drops cached facts (periodic resync; the route monitor saw a change). */
+  invalidate?(): void;
+}
 
 /** What the reconciler drives. */
 export interface ReconcilerProps {
@@ -27,14 +32,14 @@ export interface ReconcilerProps {
   readonly controlPlane: ControlPlane;
   readonly kernel: KernelPort;
   readonly sysctls: { apply(wanted: Plan['sysctls']): Promise<SysctlResult[]> };
-  readonly host: { discover(extra: { controlPlaneAddresses: readonly string[]; keepAddresses: readonly string[] }): Promise<HostFacts> };
+  readonly host: HostFactsPort;
   readonly prober: Pick<Prober, 'setTargets' | 'down' | 'snapshot' | 'start' | 'stop'>;
   readonly log: Logger;
   readonly metrics?: AgentMetrics;
-  /** @default 100 */
-  readonly debounceMs?: number;
   /** Retry delay after a pass failed as a whole. @default 5000 */
   readonly retryMs?: number;
+  /** Longest the first pass waits for the control-plane addresses (startup only). @default 2000 */
+  readonly controlPlaneWaitMs?: number;
 }
 
 /** The spec of a sourced object as a comparable key (an override is confirmed per spec). */
@@ -42,29 +47,46 @@ function specKey(object: unknown): string {
   return JSON.stringify(typeof object === 'object' && object !== null ? (object as { spec?: unknown }).spec ?? null : null);
 }
 
+/** The main-table destinations a Route's spec names (an override's /0 as its two halves), read without validation. */
+function specDestinations(object: unknown): string[] {
+  const spec = typeof object === 'object' && object !== null ? (object as { spec?: { destinations?: unknown } }).spec : undefined;
+  const list = Array.isArray(spec?.destinations) ? spec.destinations.filter((d): d is string => typeof d === 'string') : [];
+  return list.flatMap((d) => (d === '0.0.0.0/0' ? [...OVERRIDE_HALVES[4]] : d === '::/0' ? [...OVERRIDE_HALVES[6]] : [d]));
+}
+
 /** The observe → plan → apply loop. */
 export class Reconciler {
   private snapshot?: SourceSnapshot;
-  private timer?: NodeJS.Timeout;
   private resync?: NodeJS.Timeout;
   private retry?: NodeJS.Timeout;
+  private scheduled?: NodeJS.Immediate;
   private running?: Promise<void>;
   private again = false;
   private stopped = false;
   private first = true;
-  /** When the last pass ended (performance.now()); -Infinity before the first. */
-  private lastPassEnd = -Infinity;
+  /** Set by the periodic resync: re-read host facts, kernel and sysctls, and republish every Route once. */
+  private full = true;
+  private controlPlaneAddresses: readonly string[] = [];
+  private controlPlaneKnown?: Promise<void>;
   private readonly guard: OverrideGuard;
-  /** Per Route: what was last reported (without the time), and the time its state last changed. */
+  private readonly reporting: ReportingLoop;
+  /** Per Route: what was last published (without the time), and the time its state last changed. */
   private readonly lastStatus = new Map<string, { key: string; state: string; since: string }>();
   private readonly lastEvent = new Map<string, string>();
+  /** Per Route: the destinations of its routes in the kernel (from the plans applied), for its release. */
+  private readonly owned = new Map<string, readonly string[]>();
   private lastPlan?: Plan;
+  /** Per Route: the version last validated (uid/generation, or the object) and the result: once per generation. */
+  private readonly validations = new Map<string, { readonly object: unknown; readonly result: Result<NormalizedRoute> }>();
+  /** Validations run so far (tests check a pass reuses them). */
+  validationsRun = 0;
   /** True once a plan has been applied (readiness). */
   applied = false;
   /** Passes completed (tests wait on it). */
   passes = 0;
 
   constructor(private readonly props: ReconcilerProps) {
+    this.reporting = new ReportingLoop({ reporter: props.reporter, log: props.log.with({ component: 'reporting' }) });
     this.guard = new OverrideGuard({
       controlPlane: props.controlPlane,
       confirmSeconds: props.config.overrideConfirmSeconds,
@@ -72,11 +94,11 @@ export class Reconciler {
       events: {
         confirmed: (name, ms) => {
           props.log.info('override confirmed: the API server answers', { route: name, afterMs: ms });
-          void this.event(name, 'Normal', 'OverrideApplied', `default-route override applied and confirmed: the API server answered after ${ms} ms`);
+          this.event(name, 'Normal', 'OverrideApplied', `default-route override applied and confirmed: the API server answered after ${ms} ms`);
         },
         rolledBack: (name, why) => {
           props.log.warn('override rolled back', { route: name, why });
-          void this.event(name, 'Warning', 'OverrideRolledBack', `default-route override rolled back: ${why}`);
+          this.event(name, 'Warning', 'OverrideRolledBack', `default-route override rolled back: ${why}`);
           this.trigger('override rolled back');
         },
       },
@@ -88,9 +110,26 @@ export class Reconciler {
     return this.guard.waiting;
   }
 
-  /** Starts the source, the prober and the periodic resync. */
+  /** Routes whose reports wait to be written (the API server is slow or away). */
+  get reportBacklog(): number {
+    return this.reporting.backlog;
+  }
+
+  /** Resolves when every published report has been handed to the reporter (tests, the benchmark). */
+  reportsIdle(): Promise<void> {
+    return this.reporting.idle();
+  }
+
+  /** Starts the source, the prober, the control-plane addresses and the periodic resync. */
   async start(): Promise<void> {
-    this.resync = setInterval(() => this.trigger('periodic resync'), this.props.config.resyncSeconds * 1000);
+    const cp = this.props.controlPlane;
+    cp.watch?.((a) => this.setControlPlane(a));
+    this.controlPlaneKnown = cp.addresses().then((a) => this.setControlPlane(a), (e: Error) => this.props.log.warn('cannot read the control-plane addresses', { error: e }));
+    this.resync = setInterval(() => {
+      this.full = true;
+      if (!cp.watch) void cp.addresses().then((a) => this.setControlPlane(a), () => undefined);
+      this.trigger('periodic resync');
+    }, this.props.config.resyncSeconds * 1000);
     this.props.prober.start();
     await this.props.source.start((s) => {
       this.snapshot = s;
@@ -98,21 +137,37 @@ export class Reconciler {
     });
   }
 
+  private setControlPlane(addresses: readonly string[]): void {
+    if (addresses.join(',') === this.controlPlaneAddresses.join(',')) return;
+    this.controlPlaneAddresses = [...addresses];
+    this.trigger('control-plane addresses changed');
+  }
+
   /** Gateways changed state (from the prober). */
   gatewaysChanged(changed: readonly { gateway: string; up: boolean }[]): void {
+    this.trigger('gateway health changed');
     for (const c of changed) {
       this.props.log.warn(c.up ? 'gateway up' : 'gateway down', { gateway: c.gateway });
       for (const o of this.lastPlan?.outcomes ?? []) {
         if (!o.gateways.includes(c.gateway)) continue;
-        void this.event(o.name, c.up ? 'Normal' : 'Warning', c.up ? 'GatewayUp' : 'GatewayDown', c.up
+        this.event(o.name, c.up ? 'Normal' : 'Warning', c.up ? 'GatewayUp' : 'GatewayDown', c.up
           ? `gateway ${c.gateway} answers again: back in rotation`
           : `gateway ${c.gateway} stopped answering probes: out of rotation`);
       }
     }
-    this.trigger('gateway health changed');
   }
 
-  /** Asks for a pass soon (debounced). */
+  /** Someone else changed the kernel or the host (ip monitor): drop the cached views and resync. */
+  kernelChanged(line: string, stale: { kernel: boolean; host: boolean }): void {
+    if (stale.kernel) this.props.kernel.invalidate?.();
+    if (stale.host) this.props.host.invalidate?.();
+    this.trigger(`kernel changed: ${line.trim()}`);
+  }
+
+  /**
+   * Asks for a pass: at once when idle (no trailing debounce: the first change after a quiet spell goes straight to
+   * the kernel), gathered into one pass after the current one otherwise.
+   */
   trigger(why: string): void {
     if (this.stopped) return;
     this.props.log.debug('reconcile requested', { why });
@@ -120,39 +175,30 @@ export class Reconciler {
       this.again = true;
       return;
     }
-    if (this.timer) return;
-    // After a quiet spell the first trigger runs at once (a new Route is programmed without waiting out the
-    // debounce: 100 ms of the ~600 ms a 10,000-route file took end to end); triggers within `debounceMs` of the
-    // last pass, and those that arrive during one, are gathered into one pass as before.
-    const debounceMs = this.props.debounceMs ?? 100;
-    const quiet = performance.now() - this.lastPassEnd >= debounceMs;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    if (this.scheduled) return;
+    // setImmediate, not setTimeout(0): the pass starts after the current I/O callbacks, without a timer hop.
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
       this.running = this.pass().finally(() => {
         this.running = undefined;
-        this.lastPassEnd = performance.now();
         if (this.again) {
           this.again = false;
           this.trigger('changed during the last pass');
         }
       });
-    }, quiet ? 0 : debounceMs);
+    });
   }
 
-  private async event(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    try {
-      await this.props.reporter.event({ routeName, type, reason, message });
-    } catch (e) {
-      this.props.log.warn('reporting an event failed', { route: routeName, reason, error: e as Error });
-    }
+  private event(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    this.reporting.event({ routeName, type, reason, message });
   }
 
   /** Emits an event only when its text for this route and reason changed. */
-  private async eventOnce(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  private eventOnce(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const k = `${routeName}\n${reason}`;
     if (this.lastEvent.get(k) === message) return;
     this.lastEvent.set(k, message);
-    await this.event(routeName, type, reason, message);
+    this.event(routeName, type, reason, message);
   }
 
   private async pass(): Promise<void> {
@@ -160,14 +206,22 @@ export class Reconciler {
     if (!snapshot || this.stopped) return;
     const { config, log } = this.props;
     const started = process.hrtime.bigint();
+    const full = this.full;
+    this.full = false;
     try {
-      const discovered = await this.props.controlPlane.addresses().catch(() => [] as readonly string[]);
-      const controlPlaneAddresses = [...new Set([...config.controlPlaneAddresses, ...discovered])];
+      if (full) {
+        this.props.host.invalidate?.();
+        if (!this.first) this.props.kernel.invalidate?.();
+      }
+      // Startup only: an override's keep-routes need the API server's addresses before the first apply.
+      if (this.first) await Promise.race([this.controlPlaneKnown, new Promise((r) => setTimeout(r, this.props.controlPlaneWaitMs ?? 2000).unref())]);
+      const controlPlaneAddresses = [...new Set([...config.controlPlaneAddresses, ...this.controlPlaneAddresses])];
       const host = await this.props.host.discover({ controlPlaneAddresses, keepAddresses: config.keepAddresses });
       const specs = new Map(snapshot.routes.map((r) => [r.name, specKey(r.object)]));
-      if (this.first) await this.adoptOverrides(snapshot, host, specs);
+      const routes = this.validated(snapshot);
+      if (this.first) await this.adoptOverrides(snapshot, routes, host, specs);
       const p = plan({
-        routes: snapshot.routes,
+        routes,
         node: snapshot.node,
         host,
         gatewaysDown: this.props.prober.down(),
@@ -175,13 +229,13 @@ export class Reconciler {
         config,
       });
       this.lastPlan = p;
-      for (const pr of snapshot.problems) log.warn('source problem', { subject: pr.subject, problem: pr.message });
-      for (const pr of p.problems) log.warn('plan problem', { problem: pr });
-      const held = p.outcomes.filter((o) => o.state === 'Applied');
-      await eachLimited(held, API_WRITES_IN_FLIGHT, (o) => this.props.reporter.hold(o.name).catch((e: Error) => log.warn('hold failed', { route: o.name, error: e })));
+      if (full || this.first) {
+        for (const pr of snapshot.problems) log.warn('source problem', { subject: pr.subject, problem: pr.message });
+        for (const pr of p.problems) log.warn('plan problem', { problem: pr });
+      }
       const report = await this.props.kernel.apply({ routes: p.routes, rules: p.rules });
-      const sysctls = await this.props.sysctls.apply(p.sysctls);
-      await this.report(p, report, sysctls, snapshot);
+      const sysctls = full || this.first ? await this.props.sysctls.apply(p.sysctls) : [];
+      this.publish(p, report, sysctls, snapshot, full);
       // An override whose routes the kernel refused is not in place: nothing to confirm.
       const failedRoutes = new Set(report.results.flatMap((r) => (r.error && r.op.kind === 'replace-route' ? [r.op.route.routeName] : [])));
       this.guard.applied(new Map(p.outcomes.filter((o) => o.overrideActive && !failedRoutes.has(o.name)).map((o) => [o.name, specs.get(o.name) ?? ''])));
@@ -196,6 +250,7 @@ export class Reconciler {
     } catch (e) {
       log.error('reconcile failed; retrying', { error: e as Error });
       this.props.metrics?.kernelErrors.inc();
+      this.full = true;
       if (this.retry) clearTimeout(this.retry);
       this.retry = setTimeout(() => this.trigger('retry after failure'), this.props.retryMs ?? 5000);
     } finally {
@@ -204,12 +259,34 @@ export class Reconciler {
     }
   }
 
+  /** The snapshot's Routes with their validation, reused while the object is the same (sources keep it per generation). */
+  private validated(snapshot: SourceSnapshot): PlanRouteInput[] {
+    const out = snapshot.routes.map((r): PlanRouteInput => {
+      if (r.deleting) return r;
+      // One version of a spec: uid and generation where the source has them (the API server bumps the generation on
+      // every spec change; status writes keep it), the object itself otherwise (files: kept until they change).
+      const version = r.uid !== undefined && r.generation !== undefined ? `${r.uid}/${r.generation}` : r.object;
+      const cached = this.validations.get(r.name);
+      if (cached && cached.object === version) return { ...r, validated: cached.result };
+      this.validationsRun++;
+      const result = validateRoute(r.object);
+      this.validations.set(r.name, { object: version, result });
+      return { ...r, validated: result };
+    });
+    if (this.validations.size > out.length) {
+      const names = new Set(out.map((r) => r.name));
+      for (const n of [...this.validations.keys()]) if (!names.has(n)) this.validations.delete(n);
+    }
+    return out;
+  }
+
   /** An override already in the kernel at start was confirmed by a previous run: adopt it, open no window. */
-  private async adoptOverrides(snapshot: SourceSnapshot, host: HostFacts, specs: ReadonlyMap<string, string>): Promise<void> {
+  private async adoptOverrides(snapshot: SourceSnapshot, routes: readonly PlanRouteInput[], host: HostFacts, specs: ReadonlyMap<string, string>): Promise<void> {
+    // This read also fills the kernel adapter's cache: the first apply does not read again.
     const state = await this.props.kernel.read();
     const inKernel = new Set(state.owned.filter((r) => r.table === 254).map((r) => r.dst));
     if (inKernel.size === 0) return;
-    const p = plan({ routes: snapshot.routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
+    const p = plan({ routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
     for (const o of p.outcomes) {
       // Every override route of the Route (the /1 pair, or the /2 quarters of a disguised override) already there.
       const mine = p.routes.filter((r) => r.routeName === o.name && r.purpose === 'override');
@@ -217,18 +294,25 @@ export class Reconciler {
     }
   }
 
-  private async report(p: Plan, report: ApplyReport, sysctls: readonly SysctlResult[], snapshot: SourceSnapshot): Promise<void> {
-    const { log, reporter, metrics } = this.props;
+  /** Turns the apply's outcome into one report per Route for the reporting loop; never waits for it. */
+  private publish(p: Plan, report: ApplyReport, sysctls: readonly SysctlResult[], snapshot: SourceSnapshot, full: boolean): void {
+    const { log, metrics } = this.props;
     const errorsByRoute = new Map<string, string[]>();
     const nodeErrors: string[] = [];
-    let failedDeletes = 0;
+    /** Destinations (main table) whose delete failed: still in the kernel. */
+    const stillThere = new Set<string>();
     let failedReplaces = 0;
+    let failedDeletes = 0;
     for (const r of report.results) {
       if (!r.error) continue;
       metrics?.kernelErrors.inc();
       const what = r.op.kind === 'replace-route' || r.op.kind === 'delete-route' ? `${r.op.kind} ${r.op.route.dst} table ${r.op.route.table}` : `${r.op.kind} from ${r.op.rule.src}`;
       log.error('kernel operation failed', { op: r.op.kind, target: what, error: r.error });
-      if (r.op.kind === 'delete-route' || r.op.kind === 'delete-rule') failedDeletes++;
+      if (r.op.kind === 'delete-route') {
+        failedDeletes++;
+        if (r.op.route.table === 254) stillThere.add(r.op.route.dst);
+      }
+      if (r.op.kind === 'delete-rule') failedDeletes++;
       if (r.op.kind === 'replace-route') failedReplaces++;
       const owner = r.op.kind === 'replace-route' ? r.op.route.routeName : '';
       if (owner) errorsByRoute.set(owner, [...(errorsByRoute.get(owner) ?? []), `${what}: ${r.error}`]);
@@ -252,34 +336,43 @@ export class Reconciler {
     metrics?.routesDesired.set(p.routes.length);
     metrics?.routesApplied.set(p.routes.length - failedReplaces - report.conflicts.length);
 
-    const generations = new Map(snapshot.routes.map((r) => [r.name, r.generation]));
-    // Routes report independently of one another (each its own status entry, events, finalizer): a thousand new
-    // Routes would otherwise wait on a thousand API round trips one after another.
-    await eachLimited(p.outcomes, API_WRITES_IN_FLIGHT, async (o) => {
+    // What each Route now has in the kernel (its planned routes that did not fail), for its release later.
+    const failed = new Set(report.results.filter((r) => r.error && r.op.kind === 'replace-route').map((r) => (r.op as { route: { dst: string } }).route.dst));
+    const planned = new Map<string, string[]>();
+    for (const r of p.routes) if (r.routeName && r.table === 254 && !failed.has(r.dst)) planned.set(r.routeName, [...(planned.get(r.routeName) ?? []), r.dst]);
+    const objects = new Map(snapshot.routes.map((r) => [r.name, r]));
+    for (const o of p.outcomes) {
+      const dsts = planned.get(o.name);
+      if (dsts) this.owned.set(o.name, dsts);
+      else if (o.state !== 'Removing') this.owned.delete(o.name);
+    }
+
+    for (const o of p.outcomes) {
       const errs = errorsByRoute.get(o.name);
-      const status = this.status(snapshot.node.name, o, errs, generations.get(o.name));
-      const key = JSON.stringify(status);
+      const status = this.status(snapshot.node.name, o, errs, objects.get(o.name)?.generation);
+      // Released per Route, from what is in the kernel: none of its destinations (those it had in the kernel, or
+      // its spec's after a restart) failed to be deleted. A failure elsewhere on the node holds nobody up.
+      const release = o.state === 'Removing' && ![...(this.owned.get(o.name) ?? []), ...specDestinations(objects.get(o.name)?.object)].some((d) => stillThere.has(d));
+      const hold = o.state === 'Applied';
+      const key = JSON.stringify([status, hold, release]);
       const last = this.lastStatus.get(o.name);
-      if (last?.key !== key) {
+      if (last?.key !== key || full) {
         // lastTransitionTime moves only when the state does (a gateway change keeps it), so a reporter that
         // writes only changes sees the same entry for the same news.
         const since = last && last.state === status.state ? last.since : new Date().toISOString();
         this.lastStatus.set(o.name, { key, state: status.state, since });
-        const entry = { ...status, lastTransitionTime: since };
-        const write = status.state === 'NotSelected' ? reporter.clear(o.name, entry) : reporter.status(o.name, entry);
-        await write.catch((e: Error) => log.warn('status failed', { route: o.name, error: e }));
+        this.reporting.publish(o.name, { status: { ...status, lastTransitionTime: since }, hold, release });
       }
-      if (o.state === 'Invalid') await this.eventOnce(o.name, 'Warning', 'InvalidRoute', o.message);
+      if (release) this.owned.delete(o.name);
+      if (o.state === 'Invalid') this.eventOnce(o.name, 'Warning', 'InvalidRoute', o.message);
       // Refused on this node by the safety rules (docs/safety.md): the destination or gateway and why.
-      if (o.refused.length || o.reason === 'GatewayNotOnLink' || o.reason === 'PartiallyRefused') await this.eventOnce(o.name, 'Warning', 'RouteRefused', o.message);
-      if (errs) await this.eventOnce(o.name, 'Warning', 'KernelError', errs.join('; '));
+      if (o.refused.length || o.reason === 'GatewayNotOnLink' || o.reason === 'PartiallyRefused') this.eventOnce(o.name, 'Warning', 'RouteRefused', o.message);
+      if (errs) this.eventOnce(o.name, 'Warning', 'KernelError', errs.join('; '));
       else this.lastEvent.delete(`${o.name}\nKernelError`);
-      if (o.state === 'Removing' && failedDeletes === 0) {
-        await reporter.release(o.name).catch((e: Error) => log.warn('release failed', { route: o.name, error: e }));
-      }
-    });
+    }
     const names = new Set(p.outcomes.map((o) => o.name));
     for (const n of [...this.lastStatus.keys()]) if (!names.has(n)) this.lastStatus.delete(n);
+    for (const n of [...this.owned.keys()]) if (!names.has(n)) this.owned.delete(n);
   }
 
   private status(nodeName: string, o: RouteOutcome, errs: readonly string[] | undefined, generation: number | undefined): RouteNodeStatus {
@@ -292,15 +385,20 @@ export class Reconciler {
     return { ...base, state: o.state, reason: o.reason, message: o.message };
   }
 
-  /** Stops timers, the prober, the guard and the source; leaves the kernel as it is. */
+  /**
+   * Stops timers, the prober, the guard, the reporting loop and the source; leaves the kernel as it is. Waits for a
+   * pass in flight only briefly: a pass awaits nothing but the kernel, and the kernel keeps what it was sent.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.scheduled) clearImmediate(this.scheduled);
     if (this.resync) clearInterval(this.resync);
     if (this.retry) clearTimeout(this.retry);
     this.props.prober.stop();
     this.guard.stop();
+    this.reporting.stop();
     await this.props.source.stop();
-    await this.running;
+    await Promise.race([this.running, new Promise((r) => setTimeout(r, 500).unref())]);
+    await this.props.kernel.close?.();
   }
 }

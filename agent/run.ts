@@ -75,7 +75,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
     metrics,
   });
   later.reconciler = rec;
-  const monitor = new RouteMonitor({ protocol: config.routeProtocol, log: log.with({ component: 'monitor' }), onChange: (line) => rec.trigger(`kernel changed: ${line.trim()}`) });
+  const monitor = new RouteMonitor({ protocol: config.routeProtocol, log: log.with({ component: 'monitor' }), onChange: (line, stale) => rec.kernelChanged(line, stale) });
   const http = new AgentHttp({
     bindAddress: config.bindAddress,
     metricsBindAddress: config.metricsBindAddress,
@@ -99,9 +99,8 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
     reconciler: rec,
     ports,
     async stop() {
-      await http.stop();
-      await monitor.stop();
-      await rec.stop();
+      // The reconciler first: it drops queued reports and aborts API calls in flight, so nothing below waits on them.
+      await Promise.all([rec.stop(), http.stop(), monitor.stop()]);
     },
   };
 }

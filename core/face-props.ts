@@ -113,7 +113,7 @@ export interface AgentResourcesArgs {
   readonly memoryRequest?: string;
   /** @default "200m" */
   readonly cpuLimit?: string;
-  /** @default "128Mi" */
+  /** @default "192Mi" (measured: docs/memory.md) */
   readonly memoryLimit?: string;
 }
 

@@ -1,15 +1,17 @@
 /**
  * The kernel port over iproute2. Reads with `ip -N -json -batch` (numeric tables and protocols, whatever rt_tables
- * names say; one process per family), writes with one `ip -batch - -force` process per apply (thousands of lines;
- * -force goes on past a failed line so one bad route never blocks the others). IPv6 rules need `ip -6` (iproute2 6.1 does not infer the family of
- * `rule add from <v6>`, and batch lines take no global options), so they go in a second batch, only when they change.
+ * names say; one process per family), only when its cached view of the kernel was dropped; writes through a
+ * long-lived `ip -force -batch -` coprocess (./writer.ts): -force goes on past a failed line so one bad route never
+ * blocks the others. IPv6 rules need `ip -6` (iproute2 6.1 does not infer the family of `rule add from <v6>`, and
+ * batch lines take no global options), so they go through a second coprocess, started only when they change.
  */
 import type { IpFamily } from '../../core/index.js';
 import type { DesiredRoute, DesiredRule, NextHop } from '../../core/plan/index.js';
-import { execProgram, type ExecResult } from '../exec.js';
+import { execProgram } from '../exec.js';
 import { defaultMetric, diffKernel, type DesiredKernel, type KernelOp } from './diff.js';
 import type { ApplyReport, KernelOpResult, KernelPort } from './port.js';
-import { parseRoutes, parseRules, type KernelRoute, type KernelState } from './state.js';
+import { parseRoutes, parseRules, sortHops, type KernelRoute, type KernelRule, type KernelState } from './state.js';
+import { IpBatchWriter } from './writer.js';
 
 /** Options of the iproute2 adapter. */
 export interface IprouteKernelProps {
@@ -72,17 +74,35 @@ export function batchErrors(stderr: string): Map<number, string> {
   return out;
 }
 
-/** A main-batch `ip -batch - -force` already started, waiting for its lines. */
-interface StartedWriter {
-  /** Sends the input and closes stdin; later calls do nothing. */
-  feed(text: string): void;
-  readonly result: Promise<ExecResult>;
+/** The route key the kernel compares by (family, table, destination, metric). */
+function kernelKey(r: { family: IpFamily; table: number; dst: string; metric: number }): string {
+  return `${r.family} ${r.table} ${r.dst} ${r.metric}`;
+}
+
+/** A desired route as the kernel will hold it once replaced (what a later diff compares with). */
+function asKernelRoute(r: DesiredRoute): KernelRoute {
+  return { family: r.family, dst: r.dst, table: r.table, protocol: r.protocol, metric: defaultMetric(r.family), type: 1, nexthops: sortHops(r.nexthops) };
+}
+
+/**
+ * kroute's part of the kernel as last read, kept up to date from the adapter's own successful writes. Dropped (and
+ * read again on the next apply) after any failed write, and by {@link IprouteKernel.invalidate} (the route monitor
+ * saw a change someone else made; the periodic resync).
+ */
+interface KernelCache {
+  readonly owned: Map<string, KernelRoute>;
+  foreign: readonly KernelRoute[];
+  ownedRules: KernelRule[];
 }
 
 /** kroute's kernel port, implemented with iproute2. */
 export class IprouteKernel implements KernelPort {
   private readonly ip: string;
   private readonly prefix: string[];
+  private readonly writers = new Map<string, IpBatchWriter>();
+  private cache?: KernelCache;
+  /** Kernel reads so far (the benchmark and tests check that a pass reads at most once). */
+  reads = 0;
 
   constructor(private readonly props: IprouteKernelProps) {
     this.ip = props.ipCommand ?? 'ip';
@@ -103,26 +123,66 @@ export class IprouteKernel implements KernelPort {
   }
 
   async read(): Promise<KernelState> {
+    this.reads++;
+    // The writer starts while the kernel is read: its process start overlaps the read instead of adding to the apply.
+    this.writer('').warm();
     const [v4, v6] = await Promise.all([this.show(4), this.show(6)]);
     const routes = [...parseRoutes(v4.routes, 4), ...parseRoutes(v6.routes, 6)];
     const p = this.props.protocol;
-    return {
+    const state: KernelState = {
       owned: routes.filter((r) => r.protocol === p),
       foreign: routes.filter((r) => r.protocol !== p),
       ownedRules: [...parseRules(v4.rules, 4), ...parseRules(v6.rules, 6)].filter((r) => r.protocol === p),
     };
+    const owned = new Map<string, KernelRoute>();
+    let duplicates = false;
+    for (const r of state.owned) {
+      const k = kernelKey(r);
+      if (owned.has(k)) duplicates = true;
+      owned.set(k, r);
+    }
+    // Two owned routes under one key cannot be kept in a map: leave such a kernel uncached (the diff prunes one).
+    this.cache = duplicates ? undefined : { owned, foreign: state.foreign, ownedRules: [...state.ownedRules] };
+    return state;
+  }
+
+  /** Forgets the cached kernel state: the next apply reads the kernel again. */
+  invalidate(): void {
+    this.cache = undefined;
+  }
+
+  private async current(): Promise<KernelState> {
+    const c = this.cache;
+    if (c) return { owned: [...c.owned.values()], foreign: c.foreign, ownedRules: c.ownedRules };
+    return this.read();
+  }
+
+  private writer(family: '' | '-6'): IpBatchWriter {
+    let w = this.writers.get(family);
+    if (!w) {
+      w = new IpBatchWriter({ globalArgs: [...this.prefix, ...(family ? [family] : [])], ipCommand: this.ip, ...(this.props.timeoutMs ? { timeoutMs: this.props.timeoutMs } : {}) });
+      this.writers.set(family, w);
+    }
+    return w;
+  }
+
+  /** Coprocesses started so far, over both writers. */
+  get writerStarts(): number {
+    let n = 0;
+    for (const w of this.writers.values()) n += w.starts;
+    return n;
   }
 
   /**
-   * Writes operations: one batch for routes and IPv4 rules, one `ip -6` batch for IPv6 rules when there are any.
-   * `started` is a main-batch writer already running that waits for its input (see {@link apply}).
+   * Writes operations through the long-lived writers: routes and IPv4 rules in one batch, IPv6 rules (which need
+   * `ip -6`) in a second, only when there are any. The cache follows every successful operation.
    */
-  async write(ops: readonly KernelOp[], started?: StartedWriter): Promise<{ results: KernelOpResult[]; writes: number }> {
+  async write(ops: readonly KernelOp[]): Promise<{ results: KernelOpResult[]; writes: number }> {
     const results: KernelOpResult[] = [];
     const v6rules = ops.filter((op) => (op.kind === 'add-rule' || op.kind === 'delete-rule') && opFamily(op) === 6);
-    const main = ops.filter((op) => !v6rules.includes(op));
+    const main = v6rules.length ? ops.filter((op) => !v6rules.includes(op)) : ops;
     let writes = 0;
-    for (const [batch, family] of [[main, undefined], [v6rules, '-6']] as const) {
+    for (const [batch, family] of [[main, ''], [v6rules, '-6']] as const) {
       if (batch.length === 0) continue;
       const lines: string[] = [];
       const sent: KernelOp[] = [];
@@ -137,46 +197,62 @@ export class IprouteKernel implements KernelPort {
       }
       if (sent.length === 0) continue;
       writes++;
-      const input = lines.join('\n') + '\n';
-      const r = family === undefined && started
-        ? (started.feed(input), await started.result)
-        : await execProgram(this.ip, [...this.prefix, ...(family ? [family] : []), '-batch', '-', '-force'], { input, timeoutMs: this.props.timeoutMs });
-      const errors = batchErrors(r.stderr);
-      const whole = r.error ?? (r.code !== 0 && errors.size === 0 ? r.stderr.trim() || `ip exited with ${r.code}` : undefined);
+      const r = await this.writer(family).write(lines);
       sent.forEach((op, i) => {
-        const error = whole ?? errors.get(i + 1);
+        const error = r.failed ?? r.errors.get(i + 1);
         results.push(error === undefined ? { op } : { op, error });
       });
     }
+    this.follow(results);
     return { results, writes };
   }
 
-  async apply(desired: DesiredKernel): Promise<ApplyReport> {
-    // The writer starts while the kernel is read, so its process start is not added to the apply: at 1,000 routes
-    // that start is a fifth of what `ip -batch` alone takes. With nothing to write it gets no input and exits.
-    const writer = this.startWriter();
-    try {
-      const d = diffKernel(await this.read(), desired, this.props.protocol);
-      const w = await this.write(d.ops, writer);
-      return { results: w.results, writes: w.writes, conflicts: d.conflicts, unchanged: d.unchanged };
-    } finally {
-      writer.feed('');
-      await writer.result;
+  /** Brings the cache along with what was written; any failure drops it (the kernel is read again next time). */
+  private follow(results: readonly KernelOpResult[]): void {
+    const c = this.cache;
+    if (!c) return;
+    if (results.some((r) => r.error !== undefined)) {
+      this.cache = undefined;
+      return;
+    }
+    for (const { op } of results) {
+      switch (op.kind) {
+        case 'replace-route':
+          c.owned.set(kernelKey({ ...op.route, metric: defaultMetric(op.route.family) }), asKernelRoute(op.route));
+          break;
+        case 'delete-route':
+          c.owned.delete(kernelKey(op.route));
+          break;
+        case 'add-rule':
+          c.ownedRules.push({ family: op.rule.family, priority: op.rule.priority, src: op.rule.src, table: op.rule.table, protocol: op.rule.protocol, ...(op.rule.fwmark !== undefined ? { fwmark: op.rule.fwmark } : {}) });
+          break;
+        case 'delete-rule': {
+          const i = c.ownedRules.indexOf(op.rule);
+          if (i >= 0) c.ownedRules.splice(i, 1);
+          else this.cache = undefined;
+          break;
+        }
+      }
     }
   }
 
-  private startWriter(): StartedWriter {
-    let feed: (text: string) => void = () => undefined;
-    const input = new Promise<string>((resolve) => (feed = resolve));
-    const result = execProgram(this.ip, [...this.prefix, '-batch', '-', '-force'], { input, timeoutMs: this.props.timeoutMs });
-    return { feed: (text) => feed(text), result };
+  async apply(desired: DesiredKernel): Promise<ApplyReport> {
+    const d = diffKernel(await this.current(), desired, this.props.protocol);
+    const w = await this.write(d.ops);
+    return { results: w.results, writes: w.writes, conflicts: d.conflicts, unchanged: d.unchanged };
+  }
+
+  /** Closes the writers: lines already sent are finished, nothing half-written is ever sent. */
+  async close(): Promise<void> {
+    await Promise.all([...this.writers.values()].map((w) => w.close()));
+    this.writers.clear();
   }
 
   async update(target: DesiredRoute | DesiredRule): Promise<KernelOpResult> {
     const op: KernelOp = 'dst' in target ? { kind: 'replace-route', route: target } : { kind: 'add-rule', rule: target };
     if (op.kind === 'add-rule') {
       // Adding a rule twice duplicates it: go through the diff for rules.
-      const state = await this.read();
+      const state = await this.current();
       const d = diffKernel({ owned: [], foreign: [], ownedRules: state.ownedRules }, { routes: [], rules: [op.rule] }, this.props.protocol);
       if (!d.ops.some((o) => o.kind === 'add-rule')) return { op };
     }
@@ -194,7 +270,7 @@ export class IprouteKernel implements KernelPort {
   }
 
   async prune(desired: DesiredKernel): Promise<ApplyReport> {
-    const d = diffKernel(await this.read(), desired, this.props.protocol);
+    const d = diffKernel(await this.current(), desired, this.props.protocol);
     const ops = d.ops.filter((op) => op.kind === 'delete-route' || op.kind === 'delete-rule');
     const w = await this.write(ops);
     return { results: w.results, writes: w.writes, conflicts: [], unchanged: d.unchanged };

@@ -19,7 +19,7 @@ export interface ApplyReport {
   readonly conflicts: readonly ForeignConflict[];
   /** Desired objects found already in place. */
   readonly unchanged: number;
-  /** Number of writer processes started (0 when nothing changed). */
+  /** Number of batches written (0 when nothing changed). */
   readonly writes: number;
 }
 
@@ -35,4 +35,8 @@ export interface KernelPort {
   prune(desired: DesiredKernel): Promise<ApplyReport>;
   /** Makes kroute's part of the kernel equal `desired`, writing only the difference in one batch. */
   apply(desired: DesiredKernel): Promise<ApplyReport>;
+  /** Forgets any cached view of the kernel, so the next apply reads it (someone else changed it; periodic resync). */
+  invalidate?(): void;
+  /** Releases long-lived writers; lines already sent are finished, the kernel keeps what it has. */
+  close?(): Promise<void>;
 }

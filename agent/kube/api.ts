@@ -4,11 +4,13 @@
  */
 import {
   CoreV1Api,
+  createConfiguration,
   CustomObjectsApi,
   Health,
   KubeConfig,
   ListWatch,
   PatchStrategy,
+  ServerConfiguration,
   setHeaderOptions,
   Watch,
   type CoreV1Event,
@@ -19,6 +21,7 @@ import { ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
 import type { ControlPlaneApi } from './control-plane.js';
 import type { InformerLike } from './informer.js';
 import type { JsonPatchOp } from './status.js';
+import { KubeTransport, type KubeTransportProps } from './transport.js';
 
 /** Every API call of the Kubernetes face. */
 export interface KubeApi extends ControlPlaneApi {
@@ -26,6 +29,10 @@ export interface KubeApi extends ControlPlaneApi {
   routeInformer(): InformerLike;
   /** An informer over one Node, by field selector (not started). */
   nodeInformer(nodeName: string): InformerLike;
+  /** An informer over the `kubernetes` Endpoints in `default` (not started): the API server's real addresses. */
+  endpointsInformer?(): InformerLike;
+  /** Aborts every request in flight; later requests fail at once (the agent is stopping). */
+  close?(): void;
   getRoute(name: string): Promise<unknown>;
   /** Server-side apply to the Route (metadata: finalizers). */
   applyRoute(name: string, body: Record<string, unknown>, fieldManager: string): Promise<unknown>;
@@ -61,10 +68,21 @@ export function loadKubeConfig(kubeconfig: string): KubeConfig {
   return kc;
 }
 
-/** {@link KubeApi} over client-node 1.x. */
-export function clientNodeApi(kc: KubeConfig): KubeApi {
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+/**
+ * {@link KubeApi} over client-node 1.x, every call through one {@link KubeTransport} (a shared keep-alive agent and
+ * a deadline per request).
+ */
+export function clientNodeApi(kc: KubeConfig, transportProps: KubeTransportProps = {}): KubeApi {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  const transport = new KubeTransport(transportProps);
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    httpApi: transport.library(),
+  });
+  const custom = new CustomObjectsApi(configuration);
+  const core = new CoreV1Api(configuration);
   const health = new Health(kc);
   const watch = new Watch(kc);
   const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -82,6 +100,12 @@ export function clientNodeApi(kc: KubeConfig): KubeApi {
       const list = () => core.listNode({ fieldSelector }) as Promise<KubernetesListObject<KubernetesObject>>;
       return asInformer(new ListWatch('/api/v1/nodes', watch, list, false, undefined, fieldSelector));
     },
+    endpointsInformer() {
+      const fieldSelector = 'metadata.name=kubernetes';
+      const list = () => core.listNamespacedEndpoints({ namespace: 'default', fieldSelector }) as Promise<KubernetesListObject<KubernetesObject>>;
+      return asInformer(new ListWatch('/api/v1/namespaces/default/endpoints', watch, list, false, undefined, fieldSelector));
+    },
+    close: () => transport.close(),
     getRoute: (name) => custom.getClusterCustomObject({ ...routeCoords, name }),
     applyRoute: (name, body, fieldManager) =>
       custom.patchClusterCustomObject({ ...routeCoords, name, body, fieldManager, force: true }, apply),

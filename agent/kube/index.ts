@@ -88,5 +88,10 @@ export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Log
   });
   inner.attach(housekeeping);
   inner.attach(reporter);
-  return { source: inner, reporter, housekeeping, controlPlane: kubeControlPlane(api, log) };
+  const endpoints = api.endpointsInformer?.();
+  const controlPlane = kubeControlPlane(api, log, { clock, ...(endpoints ? { informer: endpoints } : {}), ...(t.backoff ? { backoff: t.backoff } : {}) });
+  inner.attach(controlPlane);
+  // The reporter's writes and the control plane's GETs carry deadlines; stopping the source aborts what is in flight.
+  if (api.close) inner.attach({ start: () => undefined, stop: () => api.close?.() });
+  return { source: inner, reporter, housekeeping, controlPlane };
 }

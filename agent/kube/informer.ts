@@ -23,6 +23,8 @@ export interface ResilientInformerProps {
   readonly informer: InformerLike;
   /** Every add/update/delete, in order. */
   readonly onEvent: (ev: InformerEvent) => void;
+  /** Called on each object before anything else sees it (e.g. to strip managed fields in place). */
+  readonly transform?: (obj: unknown) => void;
   /** Connected state changes, and the first successful list (`listed`). */
   readonly onState?: () => void;
   readonly clock: Clock;
@@ -43,6 +45,7 @@ export class ResilientInformer {
   constructor(private readonly props: ResilientInformerProps) {
     const inf = props.informer;
     const forward = (kind: InformerEvent['kind']) => (object: never) => {
+      props.transform?.(object);
       if (!this.stopped) props.onEvent({ kind, object });
     };
     inf.on('add', forward('add'));

@@ -7,7 +7,7 @@ import type { RouteNodeStatus } from '../../core/index.js';
 import type { Logger } from '../log.js';
 import type { AgentEvent, Reporter } from '../ports.js';
 import { statusCode, type KubeApi } from './api.js';
-import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy, type Clock } from './backoff.js';
+import { backoffDelayMs, type BackoffPolicy, type Clock } from './backoff.js';
 import { decideEvent, DEFAULT_EVENT_POLICY, EVENT_NAMESPACE, eventKey, expireEvents, type EventPolicy, type EventRecord } from './events.js';
 import { holdApplyBody, nodeFinalizer, releaseApplyBody, removeFinalizersPatch } from './finalizers.js';
 import { describe } from './informer.js';
@@ -28,6 +28,13 @@ export interface KubeReporterProps {
 }
 
 type Op = 'status' | 'hold' | 'release';
+
+/**
+ * Retries of a failed write: 0.5 s first, doubling, at most 8 s apart. Shorter than the informers' 30 s cap so
+ * status catches up within seconds of the API server's return; each retry re-decides from the cache, and at most 16
+ * requests are on the wire at once (agent/kube/transport.ts), so a long outage costs no storm.
+ */
+export const REPORT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 8000, factor: 2, jitter: 0.2 };
 
 /** Writes this node's part of each Route; only changes are written. */
 export class KubeReporter implements Reporter {
@@ -218,7 +225,7 @@ export class KubeReporter implements Reporter {
       const prev = this.retries.get(key);
       if (prev) this.props.clock.clearTimeout(prev.timer);
       const attempt = prev ? prev.attempt + 1 : 0;
-      const delay = backoffDelayMs(attempt, this.props.backoff ?? DEFAULT_BACKOFF, this.props.random);
+      const delay = backoffDelayMs(attempt, this.props.backoff ?? REPORT_BACKOFF, this.props.random);
       this.props.log.warn(`cannot ${op} Route; retrying`, { route: routeName, attempt: attempt + 1, delayMs: delay, err: describe(err) });
       const timer = this.props.clock.setTimeout(() => {
         const r = this.retries.get(key);

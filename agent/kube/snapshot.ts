@@ -16,10 +16,22 @@ export interface InformerEvent {
   readonly object: unknown;
 }
 
-/** One Route in the cache: the object as the API server sent it, and its narrowed view. */
+/** One Route in the cache: the object as the API server sent it, its narrowed view, and its snapshot entry. */
 export interface CachedRoute {
   readonly raw: unknown;
   readonly route: RouteObject;
+  /** Built once per event, so a snapshot is an array of references (one per watch event at 2,500 Routes). */
+  readonly sourced?: SourcedRoute;
+}
+
+function sourcedOf(raw: unknown, route: RouteObject): SourcedRoute {
+  return {
+    name: route.metadata.name,
+    ...(route.metadata.uid ? { uid: route.metadata.uid } : {}),
+    object: raw,
+    deleting: Boolean(route.metadata.deletionTimestamp),
+    ...(route.metadata.generation !== undefined ? { generation: route.metadata.generation } : {}),
+  };
 }
 
 /** The result of folding one event into the cache. */
@@ -42,23 +54,40 @@ export function planRelevant(before: RouteObject | undefined, after: RouteObject
   return JSON.stringify(before.spec) !== JSON.stringify(after.spec);
 }
 
+/**
+ * Drops `metadata.managedFields` from an object as it arrives, in place (client-go's TransformStripManagedFields):
+ * the agent never reads them, and with a field manager per node they are most of a Route's size in memory.
+ */
+export function stripManagedFields(obj: unknown): void {
+  if (typeof obj !== 'object' || obj === null) return;
+  const m = (obj as { metadata?: Record<string, unknown> }).metadata;
+  if (m && 'managedFields' in m) delete m.managedFields;
+}
+
 /** Folds one Route informer event into the cache (a new Map; the old one is left as it was). */
 export function foldRouteEvent(routes: ReadonlyMap<string, CachedRoute>, ev: InformerEvent): Folded<ReadonlyMap<string, CachedRoute>> {
+  const next = new Map(routes);
+  const replan = applyRouteEvent(next, ev);
+  return { state: replan === undefined ? routes : next, replan: replan ?? false };
+}
+
+/**
+ * The same fold, in place: the source's own cache, where copying a 2,500-entry map on each of the N² status-write
+ * events cost time and garbage. Returns whether to replan, or undefined when the event changed nothing.
+ */
+export function applyRouteEvent(routes: Map<string, CachedRoute>, ev: InformerEvent): boolean | undefined {
   const route = readRoute(ev.object);
-  if (!route) return { state: routes, replan: false };
+  if (!route) return undefined;
   const name = route.metadata.name;
   const before = routes.get(name)?.route;
-  const next = new Map(routes);
   if (ev.kind === 'delete') {
     // A delete for an object of another incarnation (same name, other uid) is stale: keep the cached one.
-    if (before && before.metadata.uid && route.metadata.uid && before.metadata.uid !== route.metadata.uid) {
-      return { state: routes, replan: false };
-    }
-    next.delete(name);
-    return { state: next, replan: before !== undefined };
+    if (before && before.metadata.uid && route.metadata.uid && before.metadata.uid !== route.metadata.uid) return undefined;
+    routes.delete(name);
+    return before !== undefined;
   }
-  next.set(name, { raw: ev.object, route });
-  return { state: next, replan: planRelevant(before, route) };
+  routes.set(name, { raw: ev.object, route, sourced: sourcedOf(ev.object, route) });
+  return planRelevant(before, route);
 }
 
 /**
@@ -87,12 +116,7 @@ export function nodeFacts(node: NodeObject | undefined, nodeName: string): NodeF
 /** The snapshot the reconciler gets: every cached Route (sorted by name), deleting or not, and the node. */
 export function buildSnapshot(routes: ReadonlyMap<string, CachedRoute>, node: NodeObject | undefined, nodeName: string): SourceSnapshot {
   const sourced: SourcedRoute[] = [...routes.values()]
-    .map(({ raw, route }) => ({
-      name: route.metadata.name,
-      object: raw,
-      deleting: Boolean(route.metadata.deletionTimestamp),
-      ...(route.metadata.generation !== undefined ? { generation: route.metadata.generation } : {}),
-    }))
+    .map(({ raw, route, sourced: s }) => s ?? sourcedOf(raw, route))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { routes: sourced, node: nodeFacts(node, nodeName), problems: [] };
 }

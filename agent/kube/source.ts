@@ -1,6 +1,6 @@
 /**
  * The Kubernetes RouteSource: an informer over every Route and one over this node's Node object, folded by the
- * pure functions of snapshot.ts, handed to the reconciler debounced. Only plan-relevant changes produce a
+ * functions of snapshot.ts, handed to the reconciler at once (optionally debounced). Only plan-relevant changes produce a
  * snapshot; every change (status writes included) reaches `onRoutes` listeners, which the reporter and the
  * housekeeping read.
  */
@@ -9,7 +9,7 @@ import type { RouteSource, SourceSnapshot } from '../ports.js';
 import { DEFAULT_BACKOFF, type BackoffPolicy, type Clock } from './backoff.js';
 import { ResilientInformer, type InformerLike } from './informer.js';
 import type { NodeObject, RouteObject } from './objects.js';
-import { buildSnapshot, foldNodeEvent, foldRouteEvent, type CachedRoute } from './snapshot.js';
+import { applyRouteEvent, buildSnapshot, foldNodeEvent, stripManagedFields, type CachedRoute } from './snapshot.js';
 
 /** Read access to the cached Routes, for the reporter and housekeeping. */
 export interface RouteView {
@@ -24,7 +24,11 @@ export interface KubeRouteSourceProps {
   readonly nodeInformer: InformerLike;
   readonly log: Logger;
   readonly clock: Clock;
-  /** Quiet time before a snapshot goes out. @default 100 */
+  /**
+   * Quiet time before a snapshot goes out. @default 0: a change goes out at once (the changes of one turn of the
+   * event loop together); the reconciler gathers what arrives during a pass into the next one. A trailing 100 ms
+   * here was 100 ms of a 238 ms create-to-kernel (NOTES-agent-performance.md).
+   */
   readonly debounceMs?: number;
   /** Longest a pending snapshot waits under constant churn. @default 1000 */
   readonly maxDelayMs?: number;
@@ -40,7 +44,7 @@ export interface Companion {
 
 /** Routes and this node from the API server, with informers that restart themselves. */
 export class KubeRouteSource implements RouteSource, RouteView {
-  private cache: ReadonlyMap<string, CachedRoute> = new Map();
+  private readonly cache = new Map<string, CachedRoute>();
   private node: NodeObject | undefined;
   private readonly routesInf: ResilientInformer;
   private readonly nodeInf: ResilientInformer;
@@ -59,10 +63,9 @@ export class KubeRouteSource implements RouteSource, RouteView {
       ...common,
       name: 'routes',
       informer: props.routeInformer,
+      transform: stripManagedFields,
       onEvent: (ev) => {
-        const f = foldRouteEvent(this.cache, ev);
-        this.cache = f.state;
-        if (f.replan) this.changed();
+        if (applyRouteEvent(this.cache, ev)) this.changed();
         const name = nameOf(ev.object);
         if (name) for (const l of this.listeners) l(name);
       },
@@ -153,7 +156,7 @@ export class KubeRouteSource implements RouteSource, RouteView {
       this.pendingSince = now;
     }
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
-    const debounce = this.props.debounceMs ?? 100;
+    const debounce = this.props.debounceMs ?? 0;
     const maxDelay = this.props.maxDelayMs ?? 1000;
     const wait = Math.max(0, Math.min(debounce, this.pendingSince + maxDelay - now));
     this.timer = this.props.clock.setTimeout(() => this.emit(), wait);

@@ -256,7 +256,7 @@ export function plan(p: PlanInput): Plan {
       outcomes.push(outcome(input, { state: 'Removing', reason: 'Deleting', message: 'the Route is being deleted: its routes are removed from this node' }));
       continue;
     }
-    const v = validateRoute(input.object);
+    const v = input.validated ?? validateRoute(input.object);
     if (!v.ok) {
       outcomes.push(outcome(input, { state: 'Invalid', reason: 'InvalidRoute', message: v.errors.map(formatFieldError).join('; '), errors: v.errors }));
       continue;

@@ -2,10 +2,11 @@
  * The planner's input and output: what the node looks like and what the kernel should hold. Values only; the agent's
  * adapters read the facts and write the result.
  */
-import type { FieldError } from '../errors.js';
+import type { FieldError, Result } from '../errors.js';
 import type { IpFamily } from '../ip.js';
 import type { OverrideFailMode } from '../options.js';
 import type { NodeFacts } from '../selector.js';
+import type { NormalizedRoute } from '../validate.js';
 
 /** The main routing table's number (`ip route` without `table`). */
 export const MAIN_TABLE = 254;
@@ -18,6 +19,11 @@ export interface PlanRouteInput {
   /** True when the Route is being deleted: plan nothing for it. */
   readonly deleting: boolean;
   readonly generation?: number;
+  /**
+   * `validateRoute(object)`, when the caller already has it: the agent validates each Route once per generation,
+   * not on every pass (validation was most of a pass at 2,500 Routes). Must be the result for this very object.
+   */
+  readonly validated?: Result<NormalizedRoute>;
 }
 
 /** A next hop as the kernel sees it: a gateway, an interface, or both. */

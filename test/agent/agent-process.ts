@@ -7,7 +7,7 @@ import type { Topology } from '../net/topology.js';
 import { defaultAgentArgs as labArgs, startAgent as labStart, type AgentProcess, type StartAgentProps } from '../lab/agent.js';
 
 export {
-  AGENT_MAIN, KROUTE_PROTO, ownedRoute, ownedRoutes, REPO_ROOT, routesDir, routeYaml, writeRoutes,
+  AGENT_MAIN, DAEMONSET_NODE_OPTIONS, KROUTE_PROTO, ownedRoute, ownedRoutes, REPO_ROOT, routesDir, routeYaml, writeRoutes,
   type AgentProcess, type LogLine, type SimpleRoute, type StartAgentProps,
 } from '../lab/agent.js';
 

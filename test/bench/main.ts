@@ -16,6 +16,7 @@ const MODULES: Promise<BenchModule>[] = [
   import('./failover.js'),
   import('./idle.js'),
   import('./convergence.js'),
+  import('./memory.js'),
   import('./image.js'),
 ];
 

@@ -18,6 +18,23 @@ export interface BenchModule {
   run(): Promise<BenchResult[]>;
 }
 
+import { readFileSync } from 'node:fs';
+import { quantityMiB, resolveAgentManifestOptions } from '../../core/index.js';
+
+/** Peak resident memory of a process so far (VmHWM), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]) / 1024;
+}
+
+/** The DaemonSet's default memory limit (core/agent-manifests.ts), in MiB. */
+export function memoryLimitMiB(): number {
+  const r = resolveAgentManifestOptions();
+  if (!r.ok) throw new Error('the default agent options do not resolve');
+  return quantityMiB(r.value.resources.memoryLimit);
+}
+
 /** The median of some numbers (the mean of the middle two for an even count). */
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return Number.NaN;

@@ -47,12 +47,16 @@ describe('RoutingAgent construct', () => {
       capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(ctr.env).toEqual([{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }]);
+    expect(ctr.env).toEqual([
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      // V8's heap bounded from the memory limit (docs/memory.md).
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=76 --max-semi-space-size=1' },
+    ]);
     expect(ctr.ports.map((p: Any) => [p.name, p.containerPort])).toEqual([['metrics', 9180], ['health', 9181]]);
     // Health listens on loopback (closed by default): the kubelet, in the host's namespace, probes 127.0.0.1.
     expect(ctr.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health', host: '127.0.0.1' });
     expect(ctr.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health', host: '127.0.0.1' });
-    expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
+    expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '192Mi' } });
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     expect(ctr.image).toBe('localhost/kroute/agent:0.1.0');
     expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys']);

@@ -10,8 +10,16 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { agentNodeOptions, resolveAgentManifestOptions } from '../../core/index.js';
 import type { Lab } from './lab.js';
 import type { Netns } from './netns.js';
+
+/** NODE_OPTIONS of the default DaemonSet (core/agent-manifests.ts). */
+export const DAEMONSET_NODE_OPTIONS = (() => {
+  const r = resolveAgentManifestOptions();
+  if (!r.ok) throw new Error('the default agent options do not resolve');
+  return agentNodeOptions(r.value.resources.memoryLimit);
+})();
 
 /** The repository root, from the sources (test/agent) or the build (lib/test/agent). */
 export const REPO_ROOT = dirname(fileURLToPath(import.meta.url)).replace(/\/lib\/test\/lab$/, '').replace(/\/test\/lab$/, '');
@@ -84,7 +92,8 @@ export function startAgent(lab: Lab, props: StartAgentProps = {}): AgentProcess 
   const mode = props.kubeconfig ? ['--routes', props.routes ?? '', '--kubeconfig', props.kubeconfig] : [];
   const child: ChildProcess = spawn('ip', ['netns', 'exec', ns.name, process.execPath, AGENT_MAIN, ...defaultAgentArgs(lab, props.routes ?? ''), ...mode, ...(props.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_OPTIONS: '', ...props.env, KROUTE_REQUIRE_NETNS: '1' },
+    // The DaemonSet's NODE_OPTIONS (heap bounds from its memory limit), so tests and the benchmark run what a node runs.
+    env: { ...process.env, NODE_OPTIONS: DAEMONSET_NODE_OPTIONS, ...props.env, KROUTE_REQUIRE_NETNS: '1' },
   });
   if (child.pid === undefined) throw new Error('the agent did not start');
   lab.track(child);

@@ -1,0 +1,183 @@
+/**
+ * A long-lived `ip -force -batch -` coprocess: the kernel adapter's writer. One process start per agent instead of
+ * one per apply (a process start is ~2.6 ms, a route through the running coprocess ~0.1 ms; NOTES-agent-performance.md).
+ *
+ * Each batch is followed by a marker command (`link show dev lo`); `ip` runs its input line by line and prints the
+ * marker's first line after every earlier line is done, so that line completes the batch. stderr is merged into
+ * stdout in the child (`2>&1`), so the `Error: ...` / `Command failed -:N` lines of a batch arrive before its marker.
+ * N counts every line the coprocess has read since it started, markers included.
+ *
+ * Interrupted writes never leave a half-written route: `ip` executes a last line even without its newline, so only
+ * whole lines are ever written, in chunks of at most PIPE_BUF (4096) bytes, one chunk in flight at a time. A pipe
+ * write of at most PIPE_BUF bytes is atomic (POSIX), so if the agent dies (OOM kill, SIGKILL) the coprocess reads
+ * whole lines and then end of input, never the start of a line.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/** POSIX PIPE_BUF on Linux: writes up to this size to a pipe are atomic. */
+export const PIPE_BUF = 4096;
+const MARKER = 'link show dev lo';
+const MARKER_LINE = /^\d+: lo[:@]/;
+const FAILED = /^Command failed -:(\d+)/;
+
+/** Options of {@link IpBatchWriter}. */
+export interface IpBatchWriterProps {
+  /** Global options before `-force -batch -` (e.g. `-n NS`, `-6`). */
+  readonly globalArgs?: readonly string[];
+  /** @default 'ip' */
+  readonly ipCommand?: string;
+  /** A batch not completed in this time fails and the coprocess is restarted. @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+/** What one batch did: per line (1-based within the batch) the kernel's error, if any. */
+export interface BatchResult {
+  readonly errors: ReadonlyMap<number, string>;
+  /** Set when the whole batch failed (the coprocess died or timed out): which lines ran is unknown. */
+  readonly failed?: string;
+}
+
+/** Splits lines into chunks of whole lines of at most `max` bytes (a longer line goes alone). */
+export function wholeLineChunks(lines: readonly string[], max = PIPE_BUF): string[] {
+  const chunks: string[] = [];
+  let cur = '';
+  let curBytes = 0;
+  for (const l of lines) {
+    const text = `${l}\n`;
+    const bytes = Buffer.byteLength(text);
+    if (curBytes > 0 && curBytes + bytes > max) {
+      chunks.push(cur);
+      cur = '';
+      curBytes = 0;
+    }
+    cur += text;
+    curBytes += bytes;
+  }
+  if (curBytes > 0) chunks.push(cur);
+  return chunks;
+}
+
+interface Pending {
+  readonly firstLine: number;
+  readonly lines: number;
+  readonly errors: Map<number, string>;
+  readonly resolve: (r: BatchResult) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** The coprocess; batches run one at a time, in order. */
+export class IpBatchWriter {
+  private child?: ChildProcessWithoutNullStreams;
+  /** Lines the current coprocess has been sent. */
+  private sent = 0;
+  private pending?: Pending;
+  private errorText: string[] = [];
+  /** `Error: ...` lines seen since the last `Command failed` line. */
+  private errorLines: string[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Coprocesses started so far (1 in a healthy agent). */
+  starts = 0;
+
+  constructor(private readonly props: IpBatchWriterProps = {}) {}
+
+  /** The coprocess's pid while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Starts the coprocess now, so the first batch does not pay for its start (the adapter calls it while reading). */
+  warm(): void {
+    if (!this.closed) this.ensure();
+  }
+
+  /** Runs `lines` (no newlines inside) and resolves once the kernel has done every one. */
+  write(lines: readonly string[]): Promise<BatchResult> {
+    const run = this.queue.then(() => this.run(lines));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private ensure(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const ip = this.props.ipCommand ?? 'ip';
+    // sh only joins stderr to stdout; the arguments are passed as an array, never parsed as a command line.
+    const child = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ip, ...(this.props.globalArgs ?? []), '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.starts++;
+    this.child = child;
+    this.sent = 0;
+    child.stdin.on('error', () => undefined);
+    createInterface({ input: child.stdout }).on('line', (line) => this.line(line));
+    child.stderr.on('data', (d: Buffer) => this.errorText.push(d.toString()));
+    child.on('close', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      this.finish({ errors: new Map(), failed: `the ip coprocess exited (${signal ?? code}) ${this.errorText.join('').trim()}`.trim() });
+    });
+    child.on('error', (e) => {
+      if (this.child === child) this.child = undefined;
+      this.finish({ errors: new Map(), failed: `the ip coprocess failed: ${e.message}` });
+    });
+    return child;
+  }
+
+  private line(line: string): void {
+    const p = this.pending;
+    if (MARKER_LINE.test(line)) {
+      if (p) this.finish({ errors: p.errors });
+      return;
+    }
+    if (line.startsWith(' ')) return; // the marker's second line
+    const m = FAILED.exec(line.trim());
+    if (m) {
+      const n = Number(m[1]);
+      if (p && n >= p.firstLine && n < p.firstLine + p.lines) p.errors.set(n - p.firstLine + 1, this.errorLines.join(' ').trim() || 'failed');
+      this.errorLines = [];
+    } else if (line.trim() !== '') this.errorLines.push(line.trim());
+  }
+
+  private finish(r: BatchResult): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    clearTimeout(p.timer);
+    this.errorLines = [];
+    p.resolve(r.failed ? r : { errors: p.errors });
+  }
+
+  private async run(lines: readonly string[]): Promise<BatchResult> {
+    if (this.closed) return { errors: new Map(), failed: 'the writer is closed' };
+    if (lines.length === 0) return { errors: new Map() };
+    const child = this.ensure();
+    const firstLine = this.sent + 1;
+    this.sent += lines.length + 1;
+    const done = new Promise<BatchResult>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        this.finish({ errors: new Map(), failed: `the ip coprocess did not finish a batch of ${lines.length} lines within ${this.props.timeoutMs ?? 30_000} ms` });
+      }, this.props.timeoutMs ?? 30_000);
+      this.pending = { firstLine, lines: lines.length, errors: new Map(), resolve, timer };
+    });
+    for (const chunk of wholeLineChunks([...lines, MARKER])) {
+      if (this.child !== child || this.pending === undefined) break;
+      // One chunk in flight at a time, so each is one write(2) of at most PIPE_BUF bytes (atomic): Node hands chunks
+      // buffered behind a pending write to writev(2) together, which a kill could cut anywhere. A chunk the pipe
+      // took at once (nothing left buffered) needs no wait; one that waits is the only one in flight.
+      const written = new Promise<void>((resolve) => child.stdin.write(chunk, () => resolve()));
+      if (child.stdin.writableLength > 0) await written;
+    }
+    return done;
+  }
+
+  /** Lets the coprocess finish what it was sent (whole lines only) and exit; the kernel keeps what was written. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    child.stdin.end();
+    const t = setTimeout(() => child.kill('SIGKILL'), 1000);
+    await exited;
+    clearTimeout(t);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The reporting loop: finalizers, status entries and Events, off the kernel path. The dataplane loop publishes the
+ * latest outcome per Route as a value and goes on; this loop writes it with its own queue:
+ * - one key per Route, coalesced to the newest value (ten outcomes of one Route while its write is in flight are
+ *   one more write, of the last), Events appended per Route (capped);
+ * - at most `concurrency` Routes written at once, so one slow or failing Route delays nobody else;
+ * - the reporter's calls carry their own deadlines and retries with backoff (agent/kube/transport.ts, reporter.ts);
+ * - `stop()` drops what is queued and returns at once: nothing here can hold up a shutdown.
+ * Per Route, in order: hold the finalizer (the kernel already has the routes: docs/finalizers.md), the status entry
+ * (or its removal), release, then Events.
+ */
+import type { RouteNodeStatus } from '../core/index.js';
+import type { Logger } from './log.js';
+import type { AgentEvent, Reporter } from './ports.js';
+
+/** What the dataplane has to say about one Route after a pass. */
+export interface RouteReport {
+  /** This node's entry; `NotSelected` removes it (reporter.clear). */
+  readonly status: RouteNodeStatus;
+  /** The node holds the Route's routes: make sure its finalizer is there. */
+  readonly hold: boolean;
+  /** The Route is being deleted and none of its routes is left in the kernel: release the finalizer. */
+  readonly release: boolean;
+}
+
+/** Events kept per Route while its writes wait (older ones are dropped and counted in the log). */
+const EVENTS_PER_ROUTE = 16;
+
+interface Slot {
+  report?: RouteReport;
+  events: AgentEvent[];
+  running: boolean;
+}
+
+/** Options of {@link ReportingLoop}. */
+export interface ReportingLoopProps {
+  readonly reporter: Reporter;
+  readonly log: Logger;
+  /** Routes written at once. @default 16 */
+  readonly concurrency?: number;
+}
+
+/** A per-Route coalescing work queue in front of a Reporter. */
+export class ReportingLoop {
+  private readonly slots = new Map<string, Slot>();
+  /** Routes with something to write, in the order they became dirty. */
+  private readonly dirty = new Set<string>();
+  private active = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Reports and events handed to the reporter so far. */
+  delivered = 0;
+
+  constructor(private readonly props: ReportingLoopProps) {}
+
+  /** Routes with a write queued or in flight. */
+  get backlog(): number {
+    return this.slots.size;
+  }
+
+  /** Replaces whatever was queued for `name` with `report`. Never blocks. */
+  publish(name: string, report: RouteReport): void {
+    if (this.stopped) return;
+    this.slot(name).report = report;
+    this.mark(name);
+  }
+
+  /** Queues an Event about `name` behind its other writes. Never blocks. */
+  event(e: AgentEvent): void {
+    if (this.stopped) return;
+    const s = this.slot(e.routeName);
+    s.events.push(e);
+    if (s.events.length > EVENTS_PER_ROUTE) {
+      const dropped = s.events.splice(0, s.events.length - EVENTS_PER_ROUTE);
+      this.props.log.warn('events dropped while the API server is slow', { route: e.routeName, dropped: dropped.length });
+    }
+    this.mark(e.routeName);
+  }
+
+  /** Resolves when nothing is queued or in flight (tests, the benchmark). */
+  idle(): Promise<void> {
+    if (this.slots.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops everything queued; writes in flight finish or fail on their own deadlines, unawaited. */
+  stop(): void {
+    this.stopped = true;
+    this.dirty.clear();
+    this.slots.clear();
+    this.wake();
+  }
+
+  private slot(name: string): Slot {
+    let s = this.slots.get(name);
+    if (!s) {
+      s = { events: [], running: false };
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+
+  private mark(name: string): void {
+    if (!this.slots.get(name)?.running) this.dirty.add(name);
+    this.pump();
+  }
+
+  private pump(): void {
+    const limit = this.props.concurrency ?? 16;
+    while (!this.stopped && this.active < limit && this.dirty.size > 0) {
+      const name = this.dirty.values().next().value as string;
+      this.dirty.delete(name);
+      const s = this.slots.get(name);
+      if (!s || s.running) continue;
+      const report = s.report;
+      const events = s.events;
+      s.report = undefined;
+      s.events = [];
+      s.running = true;
+      this.active++;
+      void this.write(name, report, events).finally(() => {
+        this.active--;
+        s.running = false;
+        if (this.slots.get(name) === s) {
+          if (s.report || s.events.length) this.dirty.add(name);
+          else this.slots.delete(name);
+        }
+        this.pump();
+        this.wake();
+      });
+    }
+  }
+
+  private wake(): void {
+    if (this.slots.size > 0 && !this.stopped) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
+  }
+
+  private async write(name: string, report: RouteReport | undefined, events: readonly AgentEvent[]): Promise<void> {
+    const { reporter, log } = this.props;
+    const step = async (what: string, f: () => Promise<void>) => {
+      try {
+        await f();
+      } catch (e) {
+        log.warn(`${what} failed`, { route: name, error: e as Error });
+      }
+    };
+    if (report) {
+      this.delivered++;
+      if (report.hold) await step('hold', () => reporter.hold(name));
+      if (report.status.state === 'NotSelected') await step('status', () => reporter.clear(name, report.status));
+      else await step('status', () => reporter.status(name, report.status));
+      if (report.release) await step('release', () => reporter.release(name));
+    }
+    for (const e of events) {
+      if (this.stopped) return;
+      this.delivered++;
+      await step('event', () => reporter.event(e));
+    }
+  }
+}
