@@ -11,5 +11,7 @@ export * from './crd.js';
 export * from './options.js';
 export * from './image.js';
 export * from './agent-manifests.js';
+export * from './route-report.js';
+export * from './report-manifests.js';
 export * from './egress.js';
 export * from './plan/index.js';
