@@ -3,8 +3,10 @@ import type { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import {
   agentManifests,
+  reportManifests,
   resolveAgentManifestOptions,
   routeCrd,
+  routeReportCrd,
   ValidationError,
   type AgentManifestOptions,
 } from '../core/index.js';
@@ -47,6 +49,11 @@ export class RoutingAgent extends Construct {
     }
     for (const m of agentManifests(r.value)) {
       this.apiObjects.push(manifestObject(this, m.kind, m, m.metadata.namespace === undefined));
+    }
+    // Per-node reports and the controller that summarizes them (docs/status.md); ids by name, as kinds repeat.
+    if (props.installCrd ?? true) this.apiObjects.push(manifestObject(this, 'ReportCrd', routeReportCrd(), true));
+    for (const m of reportManifests(r.value)) {
+      this.apiObjects.push(manifestObject(this, `${m.kind}-${m.metadata.name}`, m, m.metadata.namespace === undefined));
     }
   }
 

@@ -264,8 +264,8 @@ export interface RouteFacts {
   readonly ready?: { readonly status: string; readonly reason?: string; readonly message?: string; readonly lastTransitionTime?: string; readonly observedGeneration?: number };
   readonly appliedNodes?: number;
   readonly selectedNodes?: number;
-  /** The entries the object's status.nodes shows under the controller's manager. */
-  readonly shownNodes?: readonly RouteNodeStatus[];
+  /** When the Route was created (ms), if known: a Route younger than a few seconds is not yet called NoNodes. */
+  readonly createdMs?: number;
 }
 
 /** One node's entry for a Route, with what is known of the node. */
@@ -352,7 +352,10 @@ export function summarizeRoute(route: RouteFacts, entries: readonly NodeEntry[],
   };
 }
 
-/** True when the Route already shows `s` (then the controller writes nothing). */
+/**
+ * True when the Route already shows `s`'s counts and Ready condition. The nodes list is compared by the caller with
+ * what it last wrote: the object's list also holds items of other field managers (agents of the older design).
+ */
 export function summaryShown(route: RouteFacts, s: RouteSummary): boolean {
   const p = route.ready;
   return (
@@ -362,8 +365,7 @@ export function summaryShown(route: RouteFacts, s: RouteSummary): boolean {
     p.status === s.ready.status &&
     p.reason === s.ready.reason &&
     p.message === s.ready.message &&
-    p.observedGeneration === s.ready.observedGeneration &&
-    JSON.stringify(route.shownNodes ?? []) === JSON.stringify(s.nodes)
+    p.observedGeneration === s.ready.observedGeneration
   );
 }
 

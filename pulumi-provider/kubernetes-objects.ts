@@ -16,7 +16,10 @@ export const CHILD_SUFFIX: Readonly<Record<string, string>> = {
   ClusterRoleBinding: 'cluster-role-binding',
   Role: 'role',
   RoleBinding: 'role-binding',
+  ValidatingAdmissionPolicy: 'node-restriction-policy',
+  ValidatingAdmissionPolicyBinding: 'node-restriction-binding',
   DaemonSet: 'daemon-set',
+  Deployment: 'deployment',
 };
 
 /** The Pulumi name of the child that holds manifest `m` under a component named `parent`. */
@@ -42,8 +45,14 @@ export function manifestResource(parent: string, m: Manifest, opts: pulumi.Custo
       return new k8s.rbac.v1.Role(name, m as unknown as k8s.rbac.v1.RoleArgs, opts);
     case 'RoleBinding':
       return new k8s.rbac.v1.RoleBinding(name, m as unknown as k8s.rbac.v1.RoleBindingArgs, opts);
+    case 'ValidatingAdmissionPolicy':
+      return new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(name, m as unknown as k8s.admissionregistration.v1.ValidatingAdmissionPolicyArgs, opts);
+    case 'ValidatingAdmissionPolicyBinding':
+      return new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(name, m as unknown as k8s.admissionregistration.v1.ValidatingAdmissionPolicyBindingArgs, opts);
     case 'DaemonSet':
       return new k8s.apps.v1.DaemonSet(name, m as unknown as k8s.apps.v1.DaemonSetArgs, opts);
+    case 'Deployment':
+      return new k8s.apps.v1.Deployment(name, m as unknown as k8s.apps.v1.DeploymentArgs, opts);
     default:
       throw new Error(`kroute: no typed Pulumi resource for kind ${m.kind}`);
   }

@@ -9,7 +9,9 @@ import {
   resolveAgentManifestOptions,
   ROUTE_GROUP,
   ROUTE_PLURAL,
+  reportManifests,
   routeCrd,
+  routeReportCrd,
   type Manifest,
 } from '../core/index.js';
 import { agentManifestOptions, type AgentManifestArgs } from './agent-args.js';
@@ -41,6 +43,16 @@ export function routingAgentManifests(args: RoutingAgentArgs, subject: string, r
   return [...crd, ...agentManifests(r.value)];
 }
 
+/**
+ * Per-node reporting's objects (docs/status.md): the RouteReport CRD (with the Route CRD), the agent's report RBAC
+ * and policy, the controller. Children are named `${parent}-${object name}-${kind suffix}`: kinds repeat here.
+ */
+export function routingAgentReportManifests(args: RoutingAgentArgs): Manifest[] {
+  const r = resolveAgentManifestOptions(agentManifestOptions(args), 'args');
+  if (!r.ok || (args.managed ?? false)) return [];
+  return [...((args.installCrd ?? true) ? [routeReportCrd()] : []), ...reportManifests(r.value)];
+}
+
 /** kroute's routing agent on every node, or, in managed mode, a place for Routes that DigitalOcean's agent applies. */
 export class RoutingAgent extends pulumi.ComponentResource {
   /** True when DigitalOcean's managed agent does the work and nothing was installed. */
@@ -61,12 +73,14 @@ export class RoutingAgent extends pulumi.ComponentResource {
       // Each object after the one before: the CRD exists before anything could watch Routes.
       previous = manifestResource(name, m, { parent: this, ...(previous ? { dependsOn: [previous] } : {}) });
     }
+    const reports = routingAgentReportManifests(args);
+    for (const m of reports) previous = manifestResource(`${name}-${m.metadata.name}`, m, { parent: this, ...(previous ? { dependsOn: [previous] } : {}) });
     if (managed) warnIgnoredInManaged(name, args, this);
     else warnOnSymmetricClash(name, args, this);
     this.managed = pulumi.output(managed);
     this.crdName = pulumi.output(`${ROUTE_PLURAL}.${ROUTE_GROUP}`);
     this.namespace = pulumi.output(managed ? '' : (args.namespace ?? 'kube-system'));
-    this.objects = pulumi.output(manifests.map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`));
+    this.objects = pulumi.output([...manifests, ...reports].map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`));
     this.registerOutputs({ managed: this.managed, crdName: this.crdName, namespace: this.namespace, objects: this.objects });
   }
 }

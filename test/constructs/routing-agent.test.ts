@@ -21,6 +21,19 @@ describe('RoutingAgent construct', () => {
       'Role/default/kroute-agent-apiserver-endpoints',
       'RoleBinding/default/kroute-agent-apiserver-endpoints',
       'DaemonSet/kube-system/kroute-agent',
+      'CustomResourceDefinition//routereports.kroute.dev',
+      'ClusterRole//kroute-agent-report',
+      'ClusterRoleBinding//kroute-agent-report',
+      'Role/kube-system/kroute-agent-report',
+      'RoleBinding/kube-system/kroute-agent-report',
+      'ValidatingAdmissionPolicy//kroute-agent-report-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-report-restriction',
+      'ServiceAccount/kube-system/kroute-controller',
+      'ClusterRole//kroute-controller',
+      'ClusterRoleBinding//kroute-controller',
+      'Role/kube-system/kroute-controller',
+      'RoleBinding/kube-system/kroute-controller',
+      'Deployment/kube-system/kroute-controller',
     ]);
   });
 
@@ -52,7 +65,7 @@ describe('RoutingAgent construct', () => {
     expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '128Mi' } });
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     expect(ctr.image).toBe('ghcr.io/kroute/agent:0.1.0');
-    expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys']);
+    expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys', '--status-reports=node']);
     expect(ctr.volumeMounts).toContainEqual({ name: 'host-sysctl-net', mountPath: '/host/proc/sys/net' });
   });
 
@@ -71,6 +84,8 @@ describe('RoutingAgent construct', () => {
       '--symmetric-table=200',
       '--symmetric-rule-priority=15200',
       '--sysctl-root=/host/proc/sys',
+      '--status-reports=node',
+      '--lease-namespace=kroute-system',
     ]);
     const crb: Any = objs.find((o) => o.kind === 'ClusterRoleBinding');
     expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kroute-agent', namespace: 'kroute-system' }]);
