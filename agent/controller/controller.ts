@@ -8,7 +8,6 @@ import {
   agentLive, CONTROLLER_FIELD_MANAGER, entriesFor, finalizerAction, finalizerApplyBody, finalizerRemovePatch,
   sameReportEntry, summarizeRoute, summaryApplyBody, summaryShown, type NodeLiveness, type RouteFacts, type RouteReport, type RouteSummary,
 } from '../../core/index.js';
-import { eachLimited } from '../concurrency.js';
 import type { Logger } from '../log.js';
 import { statusCode } from '../kube/api.js';
 import { DEFAULT_BACKOFF, type Clock } from '../kube/backoff.js';
@@ -26,12 +25,18 @@ export interface RouteControllerProps {
   readonly clock: Clock;
   /** Writes in flight at most. @default 16 */
   readonly writesInFlight?: number;
-  /** Least time between the starts of two passes: a Route's summary is written at most this often. @default 500 */
-  readonly passIntervalMs?: number;
   /** How often heartbeats are checked for agents that stopped renewing. @default 2000 */
   readonly livenessSweepMs?: number;
   /** A new Route that no node reports yet is called NoNodes only after this long. @default 10000 */
   readonly noNodesGraceMs?: number;
+  /**
+   * A summary is written once the Route's entries have been quiet this long (a rollout's Progressing and Applied
+   * become one write when nodes report within it), but no later than `summaryMaxDelayMs` after the first change.
+   * @default 1000
+   */
+  readonly summarySettleMs?: number;
+  /** @default 5000 */
+  readonly summaryMaxDelayMs?: number;
 }
 
 /** What the controller did, for tests, logs and the scale simulation. */
@@ -40,6 +45,7 @@ export interface ControllerCounts {
   finalizersReleased: number;
   summaries: number;
   failedWrites: number;
+  /** Routes looked at (one reconcile each). */
   passes: number;
 }
 
@@ -60,9 +66,11 @@ export class RouteController {
   private readonly dirty = new Set<string>();
   /** What this controller last wrote as each Route's summary. */
   private readonly written = new Map<string, string>();
+  /** Route name → when its entries first and last changed since its summary was last written. */
+  private readonly changed = new Map<string, { first: number; last: number }>();
   private readonly informers: ResilientInformer[];
   private readonly timers = new Set<unknown>();
-  private pumping = false;
+  private readonly active = new Set<string>();
   private pumpTimer: unknown;
   private sweepTimer: unknown;
   private stopped = true;
@@ -142,6 +150,7 @@ export class RouteController {
     if (ev.kind === 'delete') {
       this.routes.delete(name);
       this.written.delete(name);
+      this.changed.delete(name);
       this.dirty.delete(name);
       return;
     }
@@ -161,6 +170,8 @@ export class RouteController {
     else this.reports.delete(node);
     for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
       if (sameReportEntry(before[k], after[k])) continue;
+      const now = this.props.clock.now();
+      this.changed.set(k, { first: this.changed.get(k)?.first ?? now, last: now });
       const set = this.byRoute.get(k) ?? new Set<string>();
       if (after[k]) set.add(node);
       else set.delete(node);
@@ -207,12 +218,32 @@ export class RouteController {
   }
 
   private kick(): void {
-    if (this.stopped || this.pumping || this.pumpTimer !== undefined || !this.synced || !this.dirty.size) return;
-    // A few ms gather a burst of events (a report write touches many Routes at once) into one pass.
+    if (this.stopped || this.pumpTimer !== undefined || !this.synced || !this.dirty.size) return;
+    // A few ms gather a burst of events (a report write touches many Routes at once) before work starts.
     this.pumpTimer = this.props.clock.setTimeout(() => {
       this.pumpTimer = undefined;
-      void this.pump();
+      this.fill();
     }, 20);
+  }
+
+  /**
+   * Keeps up to `writesInFlight` Routes being reconciled, oldest change first, never one Route twice at once. No
+   * pass barrier: a Route that changes while a thousand others are being written waits only for a free worker.
+   */
+  private fill(): void {
+    const limit = this.props.writesInFlight ?? 16;
+    if (this.stopped) return;
+    for (const name of this.dirty) {
+      if (this.active.size >= limit) break;
+      if (this.active.has(name)) continue; // changed again while being reconciled: after this one
+      this.dirty.delete(name);
+      this.active.add(name);
+      this.counts.passes++;
+      void this.reconcile(name).finally(() => {
+        this.active.delete(name);
+        this.fill();
+      });
+    }
   }
 
   private later(ms: number, fn: () => void): void {
@@ -221,27 +252,6 @@ export class RouteController {
       if (!this.stopped) fn();
     }, ms);
     this.timers.add(t);
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping || this.stopped) return;
-    this.pumping = true;
-    try {
-      const started = this.props.clock.now();
-      const names = [...this.dirty];
-      this.dirty.clear();
-      this.counts.passes++;
-      await eachLimited(names, this.props.writesInFlight ?? 16, (n) => this.reconcile(n));
-      const wait = (this.props.passIntervalMs ?? 500) - (this.props.clock.now() - started);
-      if (this.dirty.size && !this.stopped) {
-        this.pumpTimer = this.props.clock.setTimeout(() => {
-          this.pumpTimer = undefined;
-          void this.pump();
-        }, Math.max(0, wait));
-      }
-    } finally {
-      this.pumping = false;
-    }
   }
 
   private async reconcile(name: string): Promise<void> {
@@ -274,17 +284,27 @@ export class RouteController {
       this.later(since + grace - now + 50, () => this.markDirty(name));
       return;
     }
+    const ch = this.changed.get(name);
+    if (ch) {
+      const due = Math.min(ch.last + (this.props.summarySettleMs ?? 1000), ch.first + (this.props.summaryMaxDelayMs ?? 5000));
+      if (now < due) {
+        this.later(due - now + 10, () => this.markDirty(name));
+        return;
+      }
+    }
     const s = summarizeRoute(r, entries, new Date(now).toISOString());
     const key = summaryKey(s);
     const last = this.written.get(name);
     if (last === key || (last === undefined && summaryShown(r, s) && s.nodes.length === 0)) {
       this.written.set(name, key);
+      this.changed.delete(name);
       return;
     }
     try {
       this.counts.summaries++;
       await api.applyRouteStatus(name, summaryApplyBody(name, s), CONTROLLER_FIELD_MANAGER);
       this.written.set(name, key);
+      if (this.changed.get(name) === ch) this.changed.delete(name);
     } catch (err) {
       this.failed(name, 'summary', err);
     }

