@@ -165,7 +165,7 @@ async function runN(n: number, workersN: number, bulk: number, phaseLimitMs: num
     controller = ctl;
     await ctl.start();
     for (let w = 0; w < workersN; w++) {
-      const child = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-c', `ulimit -n 65536; exec "${process.execPath}" "${WORKER}"`], {
+      const child = spawn('ip', ['netns', 'exec', ns.name, 'bash', '-c', `ulimit -n "$(ulimit -Hn)"; exec "${process.execPath}" "${WORKER}"`], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=2048' },
       });
