@@ -128,7 +128,7 @@ async function totals(workers: readonly Worker[]): Promise<WorkerStats> {
   return { agents: sum('agents'), synced: sum('synced'), events: sum('events'), bytes: sum('bytes'), reportWrites: sum('reportWrites'), reportBytesSent: sum('reportBytesSent'), renewals: sum('renewals'), rssBytes: sum('rssBytes') };
 }
 
-async function runN(n: number, workersN: number, bulk: number, phaseLimitMs: number): Promise<PhaseResult[]> {
+async function runN(n: number, workersN: number, bulk: number, phaseLimitMs: number, results: PhaseResult[]): Promise<void> {
   const log = jsonLogger('error');
   const lab = new NetnsLab();
   const workers: Worker[] = [];
@@ -188,7 +188,6 @@ async function runN(n: number, workersN: number, bulk: number, phaseLimitMs: num
     // Let the start settle (first reports, heartbeats) before measuring.
     await until(60_000, async () => ((await custom.listClusterCustomObject({ group: 'kroute.dev', version: 'v1alpha1', plural: 'routereports' })) as { items: unknown[] }).items.length === n ? true : undefined, 1000);
     await delay(3000);
-    const results: PhaseResult[] = [];
     const measure = async (phase: string, act: () => Promise<void>, done: () => Promise<true | undefined>): Promise<void> => {
       const before = await totals(workers);
       const c0 = { ...ctl.counts };
@@ -224,13 +223,22 @@ async function runN(n: number, workersN: number, bulk: number, phaseLimitMs: num
     const objs = Array.from({ length: bulk }, (_, i) => routeObject(`bulk-${i}`, { destinations: [`172.31.${i >> 8}.${i & 255}/32`], gateways: ['10.114.0.3'] }));
     await measure(`bulk of ${bulk} Routes`, async () => {
       await eachLimited(objs, 16, async (body) => {
-        await custom.createClusterCustomObject({ ...routeApi, body });
+        // A loaded API server answers 504 or 429 now and then: try again, as kubectl's callers do.
+        for (let i = 0; ; i++) {
+          try {
+            await custom.createClusterCustomObject({ ...routeApi, body });
+            return;
+          } catch (e) {
+            const code = (e as { code?: number }).code;
+            if (code === 409) return;
+            if (i >= 4 || (code !== 504 && code !== 429 && code !== 500)) throw e;
+          }
+        }
       });
     }, () => readyAll(bulk));
     await measure(`deletecollection of ${bulk}`, async () => {
       await custom.deleteCollectionClusterCustomObject(routeApi);
     }, async () => ((await list()).length === 0 ? true : undefined));
-    return results;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
     await controller?.stop();
@@ -254,7 +262,7 @@ async function main(): Promise<void> {
   const all: PhaseResult[] = [];
   for (const n of ns) {
     try {
-      all.push(...(await runN(n, workers, bulk, limit)));
+      await runN(n, workers, bulk, limit, all);
     } catch (e) {
       process.stdout.write(`[scale] N=${n} stopped: ${(e as Error).message}\n`);
     }
