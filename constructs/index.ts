@@ -10,6 +10,7 @@ export {
   OverrideFailMode,
   SelectorOperator,
   TolerationOperator,
+  StatusReportsMode,
   type AgentImageArgs,
   type AgentTolerationArgs,
   type AgentManifestArgs,

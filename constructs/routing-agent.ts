@@ -1,7 +1,7 @@
 /** The `RoutingAgent` construct: kroute's bundled agent (CRD, RBAC, DaemonSet), or nothing on DOKS's managed agent. */
 import { Chart, type ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { installManifests, ValidationError } from '../core/index.js';
+import { agentInstallManifests, reportInstallManifests, ValidationError } from '../core/index.js';
 import { resolveAgentManifestArgs, type AgentManifestArgs } from '../core/face-props.js';
 import { manifestObject } from './cluster-scoped.js';
 import { Route, type RouteProps } from './route.js';
@@ -42,9 +42,14 @@ export class RoutingAgent extends Construct {
     const r = resolveAgentManifestArgs({ ...props, ...(namespace !== undefined ? { namespace } : {}) }, 'props');
     if (!r.ok) throw new ValidationError(`RoutingAgent "${this.node.path}"`, r.errors);
     if (this.managed) return;
-    const install = installManifests(r.value, { installCrd: props.installCrd ?? true, celValidation: props.celValidation ?? true });
-    for (const m of install) {
+    const o = { installCrd: props.installCrd ?? true, celValidation: props.celValidation ?? true };
+    for (const m of agentInstallManifests(r.value, o)) {
       const id = m.kind === 'CustomResourceDefinition' ? 'Crd' : m.kind;
+      this.apiObjects.push(manifestObject(this, id, m, m.metadata.namespace === undefined));
+    }
+    // Per-node reports and the controller that summarizes them (docs/status.md); ids by name, as kinds repeat.
+    for (const m of reportInstallManifests(r.value, o)) {
+      const id = m.kind === 'CustomResourceDefinition' ? 'ReportCrd' : `${m.kind}-${m.metadata.name}`;
       this.apiObjects.push(manifestObject(this, id, m, m.metadata.namespace === undefined));
     }
   }

@@ -281,7 +281,8 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
   const cfg = r.agent;
   const healthPort = cfg.healthPort ?? AGENT_OPTIONS.healthPort.default;
   const metricsPort = cfg.metricsPort ?? AGENT_OPTIONS.metricsPort.default;
-  const args = agentArgs({ sysctlRoot: HOST_SYSCTL_ROOT, ...cfg });
+  // Per-node reports and the controller (report-manifests.ts) ship with the agent: docs/status.md.
+  const args = agentArgs({ sysctlRoot: HOST_SYSCTL_ROOT, statusReports: 'node', leaseNamespace: r.namespace, ...cfg });
   const ports = [
     ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }] : []),
     ...(healthPort ? [{ name: 'health', containerPort: healthPort, protocol: 'TCP' }] : []),

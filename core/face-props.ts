@@ -38,12 +38,20 @@ export enum AgentLogLevel {
   ERROR = 'error',
 }
 
+/** Where each node reports (docs/status.md). */
+export enum StatusReportsMode {
+  /** Its own RouteReport and heartbeat Lease, summarized by kroute's controller (scales to 1,000 nodes). */
+  NODE = 'node',
+  /** Its entry and finalizer in every Route (the older design). */
+  ROUTE = 'route',
+}
+
 /**
  * Agent options the DaemonSet decides itself, never taken from props: the node's name and labels come from the
  * node (one value for every pod would make every agent believe it is that node), file mode and a kubeconfig are
  * for running the agent by hand, and the sysctl root and resolv.conf are where the pod's mounts put them.
  */
-export const PER_NODE_OPTIONS = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'resolvConf'] as const;
+export const PER_NODE_OPTIONS = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'resolvConf', 'leaseNamespace'] as const;
 
 /** Agent options; each unset one keeps the agent's default (the core's `AGENT_OPTIONS`). */
 export interface AgentSettings {
@@ -89,6 +97,8 @@ export interface AgentSettings {
   readonly metricsBindAddress?: string;
   /** Log verbosity; logs are JSON lines on stderr. @default "info" */
   readonly logLevel?: AgentLogLevel;
+  /** Where each node reports: its own RouteReport (node) or its entry in every Route (route). @default StatusReportsMode.NODE in the DaemonSet */
+  readonly statusReports?: StatusReportsMode;
   /** Plan and log what each pass would change; write nothing (kernel, sysctls, API server). @default false */
   readonly dryRun?: boolean;
 }

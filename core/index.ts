@@ -12,6 +12,8 @@ export * from './options.js';
 export * from './image.js';
 export * from './agent-manifests.js';
 export * from './install.js';
+export * from './route-report.js';
+export * from './report-manifests.js';
 export * from './egress.js';
 export * from './plan/index.js';
 export * from './cli-rbac.js';

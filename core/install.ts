@@ -1,10 +1,12 @@
 /**
  * The whole install of the bundled agent, in apply order: Namespace (unless a system one), Route CRD, RBAC,
- * DaemonSet (and PodMonitor when asked). `dist/install.yaml`, the Helm chart, the cdk8s `RoutingAgent` and the Pulumi
+ * DaemonSet (and PodMonitor when asked), then per-node reporting (RouteReport CRD, its RBAC and policy, the controller). `dist/install.yaml`, the Helm chart, the cdk8s `RoutingAgent` and the Pulumi
  * `RoutingAgent` are all these objects (test/install/ compares them).
  */
 import { AGENT_POD_SELECTOR, agentManifests, type ResolvedAgentManifestOptions } from './agent-manifests.js';
 import { routeCrd } from './crd.js';
+import { reportManifests } from './report-manifests.js';
+import { routeReportCrd } from './route-report.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 
 /** The namespace of `dist/install.yaml` and of the documented Helm install (`helm install -n kroute-system`). */
@@ -43,8 +45,8 @@ export interface InstallOptions {
   readonly celValidation?: boolean;
 }
 
-/** Every object of an install, in apply order (Namespace first, CRD before anything that could use it). */
-export function installManifests(r: ResolvedAgentManifestOptions, o: InstallOptions = {}): Manifest[] {
+/** The agent's part of an install, in apply order (Namespace first, CRD before anything that could use it). */
+export function agentInstallManifests(r: ResolvedAgentManifestOptions, o: InstallOptions = {}): Manifest[] {
   const ns = agentNamespace(r);
   return [
     ...(ns ? [ns] : []),
@@ -52,4 +54,18 @@ export function installManifests(r: ResolvedAgentManifestOptions, o: InstallOpti
     ...agentManifests(r),
     ...(r.podMonitor ? [agentPodMonitor(r)] : []),
   ];
+}
+
+/**
+ * Per-node reporting's part (docs/status.md): the RouteReport CRD (with the Route CRD), the agent's report RBAC and
+ * policy, and the controller that summarizes reports into each Route. Kinds repeat here, so the faces name these
+ * children by object name.
+ */
+export function reportInstallManifests(r: ResolvedAgentManifestOptions, o: InstallOptions = {}): Manifest[] {
+  return [...((o.installCrd ?? true) ? [routeReportCrd()] : []), ...reportManifests(r)];
+}
+
+/** Every object of an install, in apply order: the agent's part, then per-node reporting's. */
+export function installManifests(r: ResolvedAgentManifestOptions, o: InstallOptions = {}): Manifest[] {
+  return [...agentInstallManifests(r, o), ...reportInstallManifests(r, o)];
 }

@@ -49,6 +49,8 @@ interface ListOption extends OptionBase<'list', readonly string[]> {
 export type OverrideFailMode = 'closed' | 'open';
 /** Log verbosity. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** Where a node reports its Routes (docs/status.md). */
+export type StatusReports = 'route' | 'node';
 
 const str = (flag: string, def: string, description: string, env?: string): OptionBase<'string', string> => ({
   kind: 'string', flag, env: env ?? envName(flag), default: def, description,
@@ -105,6 +107,11 @@ export const AGENT_OPTIONS = {
     description: 'Log verbosity; logs are JSON lines on stderr.',
   } as EnumOption<LogLevel>,
   dryRun: bool('dry-run', false, 'Plan and log the changes each pass would make; write nothing (kernel, sysctls, API server).'),
+  statusReports: {
+    kind: 'enum', flag: 'status-reports', env: envName('status-reports'), default: 'route', values: ['route', 'node'],
+    description: "Where the node reports: node writes its own RouteReport and heartbeat Lease for kroute's controller (docs/status.md); route writes its entry and finalizer into each Route (the older design).",
+  } as EnumOption<StatusReports>,
+  leaseNamespace: str('lease-namespace', 'kube-system', 'Namespace of the heartbeat Lease kroute-node-<node> (the agent\'s own; with --status-reports=node).'),
 } as const;
 
 /** Names of the agent's options. */

@@ -10,6 +10,7 @@ export {
   OverrideFailMode,
   resolveAgentManifestArgs,
   TolerationOperator,
+  StatusReportsMode,
   type AgentTolerationArgs,
   type AgentImageArgs,
   type AgentManifestArgs,

@@ -21,6 +21,7 @@ export const CHILD_SUFFIX: Readonly<Record<string, string>> = {
   ValidatingAdmissionPolicyBinding: 'node-restriction-binding',
   DaemonSet: 'daemon-set',
   PodMonitor: 'pod-monitor',
+  Deployment: 'deployment',
 };
 
 /** The Pulumi name of the child that holds manifest `m` under a component named `parent`. */
@@ -57,6 +58,8 @@ export function manifestResource(parent: string, m: Manifest, opts: pulumi.Custo
     case 'PodMonitor':
       // The Prometheus Operator's kind: no typed class in @pulumi/kubernetes, the generic custom resource.
       return new k8s.apiextensions.CustomResource(name, m as unknown as k8s.apiextensions.CustomResourceArgs, opts);
+    case 'Deployment':
+      return new k8s.apps.v1.Deployment(name, m as unknown as k8s.apps.v1.DeploymentArgs, opts);
     default:
       throw new Error(`kroute: no typed Pulumi resource for kind ${m.kind}`);
   }

@@ -5,7 +5,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import {
   AGENT_OPTIONS,
-  installManifests,
+  agentInstallManifests,
+  reportInstallManifests,
   ROUTE_GROUP,
   ROUTE_PLURAL,
   type Manifest,
@@ -35,7 +36,17 @@ export function routingAgentManifests(args: RoutingAgentArgs, subject: string, r
   const r = resolveAgentManifestArgs(args, 'args');
   if (!r.ok) failOn(subject, r.errors, resource);
   if (!r.ok || (args.managed ?? false)) return [];
-  return installManifests(r.value, { installCrd: args.installCrd ?? true, celValidation: args.celValidation ?? true });
+  return agentInstallManifests(r.value, { installCrd: args.installCrd ?? true, celValidation: args.celValidation ?? true });
+}
+
+/**
+ * Per-node reporting's objects (docs/status.md): the RouteReport CRD (with the Route CRD), the agent's report RBAC
+ * and policy, the controller. Children are named `${parent}-${object name}-${kind suffix}`: kinds repeat here.
+ */
+export function routingAgentReportManifests(args: RoutingAgentArgs): Manifest[] {
+  const r = resolveAgentManifestArgs(args, 'args');
+  if (!r.ok || (args.managed ?? false)) return [];
+  return reportInstallManifests(r.value, { installCrd: args.installCrd ?? true });
 }
 
 /** kroute's routing agent on every node, or, in managed mode, a place for Routes that DigitalOcean's agent applies. */
@@ -58,12 +69,14 @@ export class RoutingAgent extends pulumi.ComponentResource {
       // Each object after the one before: the CRD exists before anything could watch Routes.
       previous = manifestResource(name, m, { parent: this, ...(previous ? { dependsOn: [previous] } : {}) });
     }
+    const reports = routingAgentReportManifests(args);
+    for (const m of reports) previous = manifestResource(`${name}-${m.metadata.name}`, m, { parent: this, ...(previous ? { dependsOn: [previous] } : {}) });
     if (managed) warnIgnoredInManaged(name, args, this);
     else warnOnSymmetricClash(name, args, this);
     this.managed = pulumi.output(managed);
     this.crdName = pulumi.output(`${ROUTE_PLURAL}.${ROUTE_GROUP}`);
     this.namespace = pulumi.output(managed ? '' : (args.namespace ?? 'kube-system'));
-    this.objects = pulumi.output(manifests.map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`));
+    this.objects = pulumi.output([...manifests, ...reports].map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`));
     this.registerOutputs({ managed: this.managed, crdName: this.crdName, namespace: this.namespace, objects: this.objects });
   }
 }

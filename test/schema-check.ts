@@ -13,6 +13,7 @@ import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { ValidatingAdmissionPolicy } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy';
 import { ValidatingAdmissionPolicyBinding } from 'kubernetes-models/admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { routeOpenApiSchema, ROUTE_API_VERSION, ROUTE_KIND } from '../core/index.js';
 
 interface Validatable {
@@ -31,6 +32,7 @@ const MODELS: Record<string, Model> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding as unknown as Model,
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy as unknown as Model,
   'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding': ValidatingAdmissionPolicyBinding as unknown as Model,
+  'apps/v1/Deployment': Deployment as unknown as Model,
 };
 
 const Ajv = AjvModule.default;

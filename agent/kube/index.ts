@@ -5,17 +5,25 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../core/index.js';
 import type { Logger } from '../log.js';
-import type { KubeFace } from '../ports.js';
+import type { KubeFace, Reporter } from '../ports.js';
 import { clientNodeApi, loadKubeConfig, type KubeApi } from './api.js';
 import { systemClock, type BackoffPolicy, type Clock } from './backoff.js';
 import { kubeControlPlane } from './control-plane.js';
 import { Housekeeping } from './housekeeping.js';
 import { KubeReporter } from './reporter.js';
 import { KubeRouteSource } from './source.js';
+import { NodeHeartbeat } from './heartbeat.js';
+import { NodeReportReporter } from './node-reporter.js';
+import { clientReportApi, type ReportApi } from './report-api.js';
+import { NodeReportWriter } from './report-writer.js';
 
 export { agentFieldManager, SUMMARY_FIELD_MANAGER } from './status.js';
 export { nodeFinalizer } from './finalizers.js';
 export type { KubeApi } from './api.js';
+export type { ReportSink } from './report-writer.js';
+export { NodeReportWriter } from './report-writer.js';
+export { NodeHeartbeat } from './heartbeat.js';
+export type { ReportApi } from './report-api.js';
 
 /** Options of {@link createKubeFace}. */
 export interface KubeFaceProps {
@@ -41,8 +49,11 @@ export interface KubeFaceTuning {
 /** The KubeFace plus what tests and the agent's shutdown need. */
 export interface KubeFaceHandle extends KubeFace {
   readonly source: KubeRouteSource;
-  readonly reporter: KubeReporter;
+  /** The KubeReporter, or with `--status-reports=node` the NodeReportReporter over `reports.writer`. */
+  readonly reporter: Reporter;
   readonly housekeeping: Housekeeping;
+  /** With `--status-reports=node`: this node's RouteReport writer and heartbeat Lease (docs/status.md). */
+  readonly reports?: { readonly writer: NodeReportWriter; readonly heartbeat: NodeHeartbeat };
 }
 
 /**
@@ -51,11 +62,11 @@ export interface KubeFaceHandle extends KubeFace {
  */
 export async function createKubeFace(opts: { config: AgentConfig; log: Logger; kubeConfig?: KubeConfig; tuning?: KubeFaceTuning }): Promise<KubeFaceHandle> {
   const kc = opts.kubeConfig ?? loadKubeConfig(opts.config.kubeconfig);
-  return kubeFaceOver(clientNodeApi(kc), opts);
+  return kubeFaceOver(clientNodeApi(kc), { ...opts, reportApi: clientReportApi(kc) });
 }
 
 /** The face over any {@link KubeApi} (the client-node one in the agent). */
-export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Logger; tuning?: KubeFaceTuning }): KubeFaceHandle {
+export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Logger; tuning?: KubeFaceTuning; reportApi?: ReportApi }): KubeFaceHandle {
   const nodeName = opts.config.nodeName;
   if (!nodeName) throw new Error('--node-name is required for the Kubernetes source');
   const t = opts.tuning ?? {};
@@ -82,6 +93,18 @@ export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Log
     ...(t.stuckRecheckSeconds !== undefined ? { stuckRecheckSeconds: t.stuckRecheckSeconds } : {}),
     ...(t.notReadyGraceMs !== undefined ? { finalizerPolicy: { notReadyGraceMs: t.notReadyGraceMs } } : {}),
   });
+  if (opts.config.statusReports === 'node' && opts.reportApi) {
+    // Per-node reports (docs/status.md): no entry or finalizer in any Route, no housekeeping; Events as before.
+    const writer = new NodeReportWriter({ api: opts.reportApi, nodeName, view: inner, log, clock, ...(t.backoff ? { backoff: t.backoff } : {}) });
+    const heartbeat = new NodeHeartbeat({ api: opts.reportApi, namespace: opts.config.leaseNamespace, nodeName, nodeUid: () => inner.nodeObject()?.metadata.uid, log, clock });
+    inner.onRoutes((name) => {
+      if (!inner.route(name)) writer.remove(name);
+    });
+    inner.attach(writer);
+    inner.attach(heartbeat);
+    const nodeReporter = new NodeReportReporter(writer, inner, reporter);
+    return { source: inner, reporter: nodeReporter, housekeeping, controlPlane: kubeControlPlane(api, log), reports: { writer, heartbeat } };
+  }
   inner.onRoutes((name) => {
     if (!inner.route(name)) reporter.forget(name);
     housekeeping.routeChanged();

@@ -23,6 +23,19 @@ describe('RoutingAgent construct', () => {
       'ValidatingAdmissionPolicy//kroute-agent-node-restriction',
       'ValidatingAdmissionPolicyBinding//kroute-agent-node-restriction',
       'DaemonSet/kube-system/kroute-agent',
+      'CustomResourceDefinition//routereports.kroute.dev',
+      'ClusterRole//kroute-agent-report',
+      'ClusterRoleBinding//kroute-agent-report',
+      'Role/kube-system/kroute-agent-report',
+      'RoleBinding/kube-system/kroute-agent-report',
+      'ValidatingAdmissionPolicy//kroute-agent-report-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-report-restriction',
+      'ServiceAccount/kube-system/kroute-controller',
+      'ClusterRole//kroute-controller',
+      'ClusterRoleBinding//kroute-controller',
+      'Role/kube-system/kroute-controller',
+      'RoleBinding/kube-system/kroute-controller',
+      'Deployment/kube-system/kroute-controller',
     ]);
   });
 
@@ -59,7 +72,7 @@ describe('RoutingAgent construct', () => {
     expect(ctr.resources).toEqual({ requests: { cpu: '20m', memory: '64Mi' }, limits: { cpu: '200m', memory: '192Mi' } });
     expect(ds.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
     expect(ctr.image).toBe('localhost/kroute/agent:0.1.0');
-    expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys']);
+    expect(ctr.args).toEqual(['--sysctl-root=/host/proc/sys', '--status-reports=node']);
     // Only the sysctl files the agent writes, never the whole of /proc/sys/net.
     expect(ctr.volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toEqual([
       '/host/proc/sys/net/ipv4/fib_multipath_hash_policy', '/host/proc/sys/net/ipv6/fib_multipath_hash_policy', '/host/proc/sys/net/ipv4/fib_multipath_use_neigh', '/tmp',
@@ -81,6 +94,8 @@ describe('RoutingAgent construct', () => {
       '--symmetric-table=200',
       '--symmetric-rule-priority=15200',
       '--sysctl-root=/host/proc/sys',
+      '--status-reports=node',
+      '--lease-namespace=kroute-system',
     ]);
     const crb: Any = objs.find((o) => o.kind === 'ClusterRoleBinding');
     expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kroute-agent', namespace: 'kroute-system' }]);

@@ -32,6 +32,9 @@ describe('the cdk8s example', () => {
     expect(objs.filter((o) => o.kind !== 'Route').map((o) => o.kind)).toEqual([
       'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding',
       'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'DaemonSet',
+      // per-node reporting (docs/status.md)
+      'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+      'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment',
     ]);
   });
 

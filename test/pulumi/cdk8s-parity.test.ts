@@ -23,7 +23,7 @@ describe('the same objects from both faces', () => {
     new kroute.RoutingAgent('agent', { namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: kroute.OverrideFailMode.OPEN }, maxUnavailable: '1' });
     await cloud.settle();
     expect(registered()).toEqual(Testing.synth(c));
-    expect(registered()).toHaveLength(10); // Namespace, CRD, ServiceAccount, ClusterRole(Binding), Role(Binding), admission policy (+binding), DaemonSet
+    expect(registered()).toHaveLength(10 + 13); // the agent's 10 (Namespace, CRD, RBAC, admission policy and binding, DaemonSet), per-node reporting's 13 (docs/status.md)
   });
 
   it('RoutingAgent in managed mode: nothing', async () => {

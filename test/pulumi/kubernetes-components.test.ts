@@ -32,6 +32,19 @@ describe('RoutingAgent component', () => {
       'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy agent-node-restriction-policy',
       'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding agent-node-restriction-binding',
       'kubernetes:apps/v1:DaemonSet agent-daemon-set',
+      'kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition agent-routereports.kroute.dev-crd',
+      'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole agent-kroute-agent-report-cluster-role',
+      'kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding agent-kroute-agent-report-cluster-role-binding',
+      'kubernetes:rbac.authorization.k8s.io/v1:Role agent-kroute-agent-report-role',
+      'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding agent-kroute-agent-report-role-binding',
+      'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy agent-kroute-agent-report-restriction-node-restriction-policy',
+      'kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding agent-kroute-agent-report-restriction-node-restriction-binding',
+      'kubernetes:core/v1:ServiceAccount agent-kroute-controller-service-account',
+      'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole agent-kroute-controller-cluster-role',
+      'kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding agent-kroute-controller-cluster-role-binding',
+      'kubernetes:rbac.authorization.k8s.io/v1:Role agent-kroute-controller-role',
+      'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding agent-kroute-controller-role-binding',
+      'kubernetes:apps/v1:Deployment agent-kroute-controller-deployment',
     ]);
     expect(urnOf('agent-crd')).toContain('::kroute:index:RoutingAgent$kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::agent-crd');
     expect(urnOf('agent-daemon-set')).toContain('kroute:index:RoutingAgent$kubernetes:apps/v1:DaemonSet');
@@ -74,7 +87,7 @@ describe('RoutingAgent component', () => {
     new kroute.StaticEgress('e', { gateways: ['10.114.0.3'] }, { providers: { kubernetes: provider } });
     await cloud.settle();
     const children = custom().filter((r) => r.name !== 'doks');
-    expect(children).toHaveLength(10);
+    expect(children).toHaveLength(10 + 13); // + per-node reporting's 13 objects (docs/status.md)
     for (const c of children) expect(c.provider).toMatch(/pulumi:providers:kubernetes::doks::doks-id$/);
   });
 
