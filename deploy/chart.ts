@@ -7,11 +7,13 @@
 import { stringify } from 'yaml';
 import {
   AGENT_OPTIONS,
+  agentInstallManifests,
   agentPodMonitor,
   DEFAULT_IMAGE,
   INSTALL_NAMESPACE,
   installManifests,
   KROUTE_VERSION,
+  reportInstallManifests,
   resolveAgentManifestOptions,
   type AgentOptionName,
   type Manifest,
@@ -19,7 +21,7 @@ import {
 } from '../core/index.js';
 
 /** Agent options a DaemonSet must not set for every node, or that the chart sets itself. */
-export const CHART_FIXED_OPTIONS: readonly AgentOptionName[] = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'healthPort', 'metricsPort'];
+export const CHART_FIXED_OPTIONS: readonly AgentOptionName[] = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'healthPort', 'metricsPort', 'leaseNamespace'];
 
 /** The chart's files, path (relative to the chart folder) to text. */
 export type ChartFiles = Readonly<Record<string, string>>;
@@ -286,7 +288,8 @@ export function chartFiles(): ChartFiles {
   const sentinelNs = 'kroute-sentinel-release-namespace';
   const rs = resolveAgentManifestOptions({ namespace: sentinelNs });
   if (!rs.ok) throw new Error('chart generator: the sentinel namespace does not resolve');
-  const objects = installManifests({ ...rs.value, createNamespace: false });
+  const agentObjects = agentInstallManifests({ ...rs.value, createNamespace: false });
+  const reportObjects = reportInstallManifests({ ...rs.value, createNamespace: false });
   const files: Record<string, string> = {
     'Chart.yaml': `${HEADER}${stringify({
       apiVersion: 'v2',
@@ -304,10 +307,17 @@ export function chartFiles(): ChartFiles {
     'templates/NOTES.txt': NOTES,
     'templates/podmonitor.yaml': `${HEADER}${podMonitorTemplate(rs.value)}`.split(sentinelNs).join('{{ .Release.Namespace }}'),
   };
-  for (const m of objects) {
+  for (const m of agentObjects) {
     const text = m.kind === 'DaemonSet' ? daemonSetTemplate(m) : m.kind === 'CustomResourceDefinition' ? crdTemplate(m) : stringify(m, { lineWidth: 0 });
     const file = `templates/${m.kind.toLowerCase()}${m.kind === 'Role' || m.kind === 'RoleBinding' ? '-apiserver-endpoints' : ''}.yaml`;
     files[file] = HEADER + text.split(sentinelNs).join('{{ .Release.Namespace }}');
+  }
+  // Per-node reporting (docs/status.md): kinds repeat, so each file is named by kind and object name; the controller
+  // runs the agent's image.
+  for (const m of reportObjects) {
+    let text = m.kind === 'CustomResourceDefinition' ? crdTemplate(m) : stringify(m, { lineWidth: 0 });
+    if (m.kind === 'Deployment') text = text.split(`image: ${rs.value.image}`).join(`image: {{ include "kroute.image" . | quote }}`);
+    files[`templates/report-${m.kind.toLowerCase()}-${m.metadata.name.replace(/[^a-z0-9.-]/g, '-')}.yaml`] = HEADER + text.split(sentinelNs).join('{{ .Release.Namespace }}');
   }
   return files;
 }
