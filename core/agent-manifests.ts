@@ -275,6 +275,12 @@ export function agentNodeOptions(memoryLimit: string): string {
   return [...(oldSpace ? [`--max-old-space-size=${oldSpace}`] : []), '--max-semi-space-size=1'].join(' ');
 }
 
+/**
+ * Agent options whose DaemonSet default differs from the agent's own: a DaemonSet reports per node (docs/status.md),
+ * while an agent run by hand keeps the older per-Route status unless told otherwise.
+ */
+export const DAEMONSET_OPTION_DEFAULTS = { statusReports: 'node' } as const satisfies Partial<AgentConfig>;
+
 /** The DaemonSet that runs the agent on every node. */
 export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
   const selector = { ...AGENT_POD_SELECTOR };
@@ -282,7 +288,7 @@ export function agentDaemonSet(r: ResolvedAgentManifestOptions): Manifest {
   const healthPort = cfg.healthPort ?? AGENT_OPTIONS.healthPort.default;
   const metricsPort = cfg.metricsPort ?? AGENT_OPTIONS.metricsPort.default;
   // Per-node reports and the controller (report-manifests.ts) ship with the agent: docs/status.md.
-  const args = agentArgs({ sysctlRoot: HOST_SYSCTL_ROOT, statusReports: 'node', leaseNamespace: r.namespace, ...cfg });
+  const args = agentArgs({ sysctlRoot: HOST_SYSCTL_ROOT, ...DAEMONSET_OPTION_DEFAULTS, leaseNamespace: r.namespace, ...cfg });
   const ports = [
     ...(metricsPort ? [{ name: 'metrics', containerPort: metricsPort, protocol: 'TCP' }] : []),
     ...(healthPort ? [{ name: 'health', containerPort: healthPort, protocol: 'TCP' }] : []),

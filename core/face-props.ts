@@ -97,7 +97,7 @@ export interface AgentSettings {
   readonly metricsBindAddress?: string;
   /** Log verbosity; logs are JSON lines on stderr. @default "info" */
   readonly logLevel?: AgentLogLevel;
-  /** Where each node reports: its own RouteReport (node) or its entry in every Route (route). @default StatusReportsMode.NODE in the DaemonSet */
+  /** Where each node reports: its own RouteReport (node) or its entry in every Route (route). @default "node" */
   readonly statusReports?: StatusReportsMode;
   /** Plan and log what each pass would change; write nothing (kernel, sysctls, API server). @default false */
   readonly dryRun?: boolean;

@@ -61,6 +61,15 @@ function argsBlock(indent: string, key: string): string {
         `{{- else if ne (int .Values.metrics.port) ${o.default} }}`, `${indent}  - --metrics-port={{ int .Values.metrics.port }}`, '{{- end }}');
       continue;
     }
+    if (name === 'leaseNamespace') {
+      lines.push(`${indent}  - --lease-namespace={{ .Release.Namespace }}`);
+      continue;
+    }
+    if (name === 'statusReports') {
+      // The DaemonSet reports per node unless told otherwise (core/agent-manifests.ts, docs/status.md).
+      lines.push(`${indent}  - {{ printf "--status-reports=%v" (.Values.agent.statusReports | default "node") | quote }}`);
+      continue;
+    }
     if (CHART_FIXED_OPTIONS.includes(name)) continue;
     const v = `.Values.agent.${name}`;
     const printf = o.kind === 'list' ? `printf "--${o.flag}=%s" (join "," ${v})` : o.kind === 'integer' ? `printf "--${o.flag}=%d" (int64 ${v})` : `printf "--${o.flag}=%v" ${v}`;
@@ -105,6 +114,7 @@ function daemonSetTemplate(ds: Manifest): string {
   ctr.image = S('IMAGE');
   ctr.imagePullPolicy = S('PULLPOLICY');
   ctr.args = S('ARGS');
+  for (const e of (ctr.env as Obj[] | undefined) ?? []) if (e.name === 'NODE_OPTIONS') e.value = S('NODEOPTIONS');
   ctr.ports = S('PORTS');
   ctr.resources = S('RESOURCES');
   let text = stringify(copy, { lineWidth: 0 });
@@ -121,6 +131,7 @@ function daemonSetTemplate(ds: Manifest): string {
     PRIORITYCLASS: '{{ .Values.priorityClassName | quote }}',
     IMAGE: '{{ include "kroute.image" . | quote }}',
     PULLPOLICY: '{{ .Values.image.pullPolicy }}',
+    NODEOPTIONS: '{{ include "kroute.nodeOptions" . | quote }}',
   });
 }
 
@@ -267,6 +278,13 @@ const HELPERS = `{{/* ${HEADER.slice(2).trim()} */}}
 {{- if .Values.image.registry }}{{ $repo = printf "%s/%s" .Values.image.registry .Values.image.repository }}{{ end -}}
 {{- if .Values.image.digest }}{{ printf "%s@%s" $repo .Values.image.digest }}{{ else }}{{ printf "%s:%s" $repo (toString .Values.image.tag) }}{{ end -}}
 {{- end -}}
+{{/* NODE_OPTIONS as core/agent-manifests.ts agentNodeOptions() derives it: old generation 40% of a Mi or Gi memory limit. */}}
+{{- define "kroute.nodeOptions" -}}
+{{- $q := toString (dig "limits" "memory" "" (.Values.resources | default dict)) -}}
+{{- $mi := 0 -}}
+{{- if regexMatch "^[0-9]+Mi$" $q }}{{ $mi = trimSuffix "Mi" $q | atoi }}{{ else if regexMatch "^[0-9]+Gi$" $q }}{{ $mi = mul (trimSuffix "Gi" $q | atoi) 1024 }}{{ end -}}
+{{- if gt $mi 0 }}{{ printf "--max-old-space-size=%d " (max 32 (div (mul $mi 4) 10)) }}{{ end }}--max-semi-space-size=1
+{{- end -}}
 `;
 
 const NOTES = `kroute's agent runs in {{ .Release.Namespace }} on every linux/amd64 node.
@@ -316,7 +334,10 @@ export function chartFiles(): ChartFiles {
   // runs the agent's image.
   for (const m of reportObjects) {
     let text = m.kind === 'CustomResourceDefinition' ? crdTemplate(m) : stringify(m, { lineWidth: 0 });
-    if (m.kind === 'Deployment') text = text.split(`image: ${rs.value.image}`).join(`image: {{ include "kroute.image" . | quote }}`);
+    if (m.kind === 'Deployment') {
+      text = text.split(`image: ${rs.value.image}`).join(`image: {{ include "kroute.image" . | quote }}`);
+      text = text.split(`imagePullPolicy: ${rs.value.imagePullPolicy}`).join('imagePullPolicy: {{ .Values.image.pullPolicy }}');
+    }
     files[`templates/report-${m.kind.toLowerCase()}-${m.metadata.name.replace(/[^a-z0-9.-]/g, '-')}.yaml`] = HEADER + text.split(sentinelNs).join('{{ .Release.Namespace }}');
   }
   return files;

@@ -129,11 +129,11 @@ describe('RoutingAgent construct', () => {
     const objs = synth({}, 'net-routing');
     expect(objs[0]).toMatchObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'net-routing' } });
     expect(objs[0]?.metadata.namespace).toBeUndefined();
-    expect(objs.filter((o) => ['ServiceAccount', 'DaemonSet'].includes(o.kind)).map((o) => o.metadata.namespace)).toEqual(['net-routing', 'net-routing']);
+    expect(objs.filter((o) => ['ServiceAccount', 'DaemonSet', 'Deployment'].includes(o.kind)).map((o) => o.metadata.namespace)).toEqual(['net-routing', 'net-routing', 'net-routing', 'net-routing']);
     const crb: Any = objs.find((o) => o.kind === 'ClusterRoleBinding');
     expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'kroute-agent', namespace: 'net-routing' }]);
     // The endpoints Role reads the kubernetes Endpoints, which live in default whatever the chart's namespace.
-    expect(objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace)).toEqual(['default']);
+    expect(objs.filter((o) => o.kind === 'Role' && o.metadata.name.endsWith('-apiserver-endpoints')).map((o) => o.metadata.namespace)).toEqual(['default']);
     // The prop wins over the chart; a system namespace is used, not created; createNamespace: false skips it.
     expect(synth({ namespace: 'kube-system' }, 'net-routing').map((o) => o.kind)).not.toContain('Namespace');
     expect(synth({ createNamespace: false }, 'net-routing').map((o) => o.kind)).not.toContain('Namespace');

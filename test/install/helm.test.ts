@@ -56,11 +56,11 @@ d('the Helm chart with a real helm (needs Go)', () => {
     expect(lint.code).toBe(0);
   });
 
-  it("helm template with default values is the core's install (crds.keep adds only Helm's keep annotation to the CRD)", async () => {
+  it("helm template with default values is the core's install (crds.keep adds only Helm's keep annotation to the CRDs)", async () => {
     const rendered = await template();
-    const crd = rendered.find((o) => o.kind === 'CustomResourceDefinition');
-    expect(crd?.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
-    if (crd) delete crd.metadata.annotations;
+    const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.annotations)).toEqual([{ 'helm.sh/resource-policy': 'keep' }, { 'helm.sh/resource-policy': 'keep' }]);
+    for (const c of crds) delete c.metadata.annotations;
     expect(byKey(rendered)).toEqual(byKey(core({ namespace: INSTALL_NAMESPACE })));
     // --set crds.keep=false: not even that.
     expect(byKey(await template('--set', 'crds.keep=false'))).toEqual(byKey(core({ namespace: INSTALL_NAMESPACE })));

@@ -27,7 +27,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 describe('dist/install.yaml', () => {
   const objects = parseAll(installYaml());
 
-  it('is Namespace, CRD, RBAC and DaemonSet in apply order, in kroute-system, with no Route', () => {
+  it('is Namespace, CRD, RBAC, admission policy and DaemonSet, then per-node reporting, in apply order, in kroute-system, with no Route', () => {
     expect(objects.map((o) => `${o.kind}/${(o.metadata as { namespace?: string }).namespace ?? ''}/${(o.metadata as { name: string }).name}`)).toEqual([
       'Namespace//kroute-system',
       'CustomResourceDefinition//routes.networking.doks.digitalocean.com',
@@ -39,6 +39,20 @@ describe('dist/install.yaml', () => {
       'ValidatingAdmissionPolicy//kroute-agent-node-restriction',
       'ValidatingAdmissionPolicyBinding//kroute-agent-node-restriction',
       'DaemonSet/kroute-system/kroute-agent',
+      // per-node reporting (docs/status.md)
+      'CustomResourceDefinition//routereports.kroute.dev',
+      'ClusterRole//kroute-agent-report',
+      'ClusterRoleBinding//kroute-agent-report',
+      'Role/kroute-system/kroute-agent-report',
+      'RoleBinding/kroute-system/kroute-agent-report',
+      'ValidatingAdmissionPolicy//kroute-agent-report-restriction',
+      'ValidatingAdmissionPolicyBinding//kroute-agent-report-restriction',
+      'ServiceAccount/kroute-system/kroute-controller',
+      'ClusterRole//kroute-controller',
+      'ClusterRoleBinding//kroute-controller',
+      'Role/kroute-system/kroute-controller',
+      'RoleBinding/kroute-system/kroute-controller',
+      'Deployment/kroute-system/kroute-controller',
     ]);
   });
 

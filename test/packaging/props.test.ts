@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { Chart, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { RoutingAgent, ValidationError } from '../../constructs/index.js';
-import { AGENT_OPTIONS, type AgentOptionName } from '../../core/index.js';
-import { AgentLogLevel, OverrideFailMode, PER_NODE_OPTIONS, resolveAgentManifestArgs, type AgentSettings } from '../../core/face-props.js';
+import { AGENT_OPTIONS, DAEMONSET_OPTION_DEFAULTS, type AgentOptionName } from '../../core/index.js';
+import { AgentLogLevel, OverrideFailMode, PER_NODE_OPTIONS, StatusReportsMode, resolveAgentManifestArgs, type AgentSettings } from '../../core/face-props.js';
 import { ROOT } from './consumers.js';
 
 type Safe = Exclude<AgentOptionName, (typeof PER_NODE_OPTIONS)[number]>;
@@ -39,7 +39,7 @@ function declaredFields(): Map<string, Field> {
   return out;
 }
 
-const ENUMS: Record<string, Record<string, string>> = { OverrideFailMode, AgentLogLevel };
+const ENUMS: Record<string, Record<string, string>> = { OverrideFailMode, AgentLogLevel, StatusReportsMode };
 
 describe('flat agent props (cdk8s RoutingAgentProps.agent = Pulumi RoutingAgentArgs.agent)', () => {
   const fields = declaredFields();
@@ -56,7 +56,8 @@ describe('flat agent props (cdk8s RoutingAgentProps.agent = Pulumi RoutingAgentA
     const expectedType = { integer: 'number', number: 'number', string: 'string', boolean: 'boolean', list: 'string[]', enum: f.type }[o.kind];
     expect(f.type).toBe(expectedType);
     if (o.kind === 'enum') expect(Object.values(ENUMS[f.type] ?? {}).sort()).toEqual([...(o as { values: readonly string[] }).values].sort());
-    expect(f.default).toBe(JSON.stringify(o.default));
+    // The props document what a DaemonSet runs: its own defaults where they differ from the agent's.
+    expect(f.default).toBe(JSON.stringify((DAEMONSET_OPTION_DEFAULTS as Record<string, unknown>)[k] ?? o.default));
   });
 
   it('refuses a per-node option given anyway (JavaScript, no types), naming the field', () => {

@@ -66,7 +66,7 @@ describe('RoutingAgent component', () => {
     await cloud.settle();
     const types = custom().map((r) => `${r.type} ${r.name}`);
     expect(types[0]).toBe('kubernetes:core/v1:Namespace agent-namespace');
-    expect(types.at(-1)).toBe('kubernetes:monitoring.coreos.com/v1:PodMonitor agent-pod-monitor');
+    expect(types.indexOf('kubernetes:monitoring.coreos.com/v1:PodMonitor agent-pod-monitor')).toBe(types.indexOf('kubernetes:apps/v1:DaemonSet agent-daemon-set') + 1);
     const r = core.resolveAgentManifestOptions({ namespace: 'kroute-system', podMonitor: true, podMonitorLabels: { release: 'prometheus' } });
     if (!r.ok) throw new Error('core rejected the options');
     expect(byName('agent-pod-monitor')).toEqual(core.agentPodMonitor(r.value));

@@ -5,3 +5,10 @@
 {{- if .Values.image.registry }}{{ $repo = printf "%s/%s" .Values.image.registry .Values.image.repository }}{{ end -}}
 {{- if .Values.image.digest }}{{ printf "%s@%s" $repo .Values.image.digest }}{{ else }}{{ printf "%s:%s" $repo (toString .Values.image.tag) }}{{ end -}}
 {{- end -}}
+{{/* NODE_OPTIONS as core/agent-manifests.ts agentNodeOptions() derives it: old generation 40% of a Mi or Gi memory limit. */}}
+{{- define "kroute.nodeOptions" -}}
+{{- $q := toString (dig "limits" "memory" "" (.Values.resources | default dict)) -}}
+{{- $mi := 0 -}}
+{{- if regexMatch "^[0-9]+Mi$" $q }}{{ $mi = trimSuffix "Mi" $q | atoi }}{{ else if regexMatch "^[0-9]+Gi$" $q }}{{ $mi = mul (trimSuffix "Gi" $q | atoi) 1024 }}{{ end -}}
+{{- if gt $mi 0 }}{{ printf "--max-old-space-size=%d " (max 32 (div (mul $mi 4) 10)) }}{{ end }}--max-semi-space-size=1
+{{- end -}}
