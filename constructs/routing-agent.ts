@@ -6,6 +6,7 @@ import {
   resolveAgentManifestOptions,
   routeCrd,
   ValidationError,
+  withAwaitRollout,
   type AgentManifestOptions,
 } from '../core/index.js';
 import { manifestObject } from './cluster-scoped.js';
@@ -27,6 +28,13 @@ export interface RoutingAgentProps extends AgentManifestOptions {
   readonly celValidation?: boolean;
   /** Emit the CRD (set false when another tool installs it). @default true unless managed */
   readonly installCrd?: boolean;
+  /**
+   * For a chart deployed by Pulumi (`kubernetes.yaml` resources): wait for the agent's DaemonSet to roll out.
+   * False annotates it `pulumi.com/skipAwait: "true"`, as the Pulumi face does by default (docs/pulumi.md); other
+   * tools ignore the annotation.
+   * @default false
+   */
+  readonly awaitRollout?: boolean;
 }
 
 /** kroute's routing agent on every node, or, in managed mode, a home for Routes that DigitalOcean's agent applies. */
@@ -45,7 +53,7 @@ export class RoutingAgent extends Construct {
     if (props.installCrd ?? true) {
       this.apiObjects.push(manifestObject(this, 'Crd', routeCrd({ celValidation: props.celValidation ?? true }), true));
     }
-    for (const m of agentManifests(r.value)) {
+    for (const m of withAwaitRollout(agentManifests(r.value), props.awaitRollout)) {
       this.apiObjects.push(manifestObject(this, m.kind, m, m.metadata.namespace === undefined));
     }
   }

@@ -11,5 +11,6 @@ export * from './crd.js';
 export * from './options.js';
 export * from './image.js';
 export * from './agent-manifests.js';
+export * from './rollout.js';
 export * from './egress.js';
 export * from './plan/index.js';
