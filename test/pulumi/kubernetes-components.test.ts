@@ -41,8 +41,29 @@ describe('RoutingAgent component', () => {
     await cloud.settle();
     const r = core.resolveAgentManifestOptions({ namespace: 'kroute', agent: { probeIntervalSeconds: 2, overrideFailMode: 'open' } });
     if (!r.ok) throw new Error('core rejected the options');
-    const expected = [core.routeCrd({ celValidation: false }), ...core.agentManifests(r.value)];
+    const expected = core.withAwaitRollout([core.routeCrd({ celValidation: false }), ...core.agentManifests(r.value)]);
     expect(custom().map((x) => x.inputs)).toEqual(expected);
+  });
+
+  it('does not await the agent\'s rollout unless asked (pulumi.com/skipAwait on the DaemonSet only)', async () => {
+    new kroute.RoutingAgent('quick', {});
+    new kroute.RoutingAgent('waits', { namespace: 'kroute', awaitRollout: true });
+    await cloud.settle();
+    const annotationsOf = (x: { inputs: Record<string, unknown> } | undefined) => (x?.inputs['metadata'] as { annotations?: Record<string, string> } | undefined)?.annotations;
+    const annotations = (name: string) => annotationsOf(custom().find((x) => x.name === name));
+    expect(annotations('quick-daemon-set')).toEqual({ 'pulumi.com/skipAwait': 'true' });
+    expect(annotations('waits-daemon-set')).toBeUndefined();
+    for (const x of custom().filter((c) => c.type !== 'kubernetes:apps/v1:DaemonSet')) expect(annotationsOf(x)?.['pulumi.com/skipAwait']).toBeUndefined();
+  });
+
+  it('gives Routes the CRD to depend on, not the agent (routeDependencies)', async () => {
+    const agent = new kroute.RoutingAgent('agent', {});
+    const managed = new kroute.RoutingAgent('managed', { managed: true });
+    new kroute.Route('vpn', { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.3'] }, { dependsOn: agent.routeDependencies });
+    await cloud.settle();
+    expect(agent.routeDependencies).toHaveLength(1);
+    expect(await valueOf((agent.routeDependencies[0] as pulumi.CustomResource).urn)).toContain('CustomResourceDefinition::agent-crd');
+    expect(managed.routeDependencies).toEqual([]);
   });
 
   it('emits nothing in managed mode, and Routes still go beside it', async () => {
