@@ -36,8 +36,9 @@ export interface RoutingAgentArgs extends AgentManifestArgs {
    * Wait for the agent's DaemonSet to roll out (every scheduled Pod ready) before the component counts as created,
    * as Pulumi's Kubernetes provider does by default (up to 10 minutes, then the update fails). False annotates the
    * DaemonSet `pulumi.com/skipAwait: "true"`: the agent's Pods come up when their image is pulled and their node is
-   * ready, and apply every Route that exists by then, so nothing else needs to wait for them. Set true to make an
-   * update fail when the agent does not roll out. Either way, Routes wait only for the CRD (`routeDependencies`).
+   * ready, and apply every Route that exists by then, so Routes created with `dependsOn: [agent]` wait only for the
+   * agent's objects to exist (the CRD Established). Set true to make an update fail when the agent does not roll
+   * out; then everything that depends on the agent waits for the rollout too.
    * @default false
    */
   readonly awaitRollout?: boolean;
@@ -62,21 +63,15 @@ export class RoutingAgent extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   /** `Kind/namespace/name` of every object installed, in apply order; empty in managed mode. */
   readonly objects: pulumi.Output<string[]>;
-  /** The CRD child, when this component installs it. */
-  private readonly crdResource: pulumi.Resource | undefined;
-
   constructor(name: string, args: RoutingAgentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:RoutingAgent', name, {}, opts);
     const managed = args.managed ?? false;
     const manifests = routingAgentManifests(args, `RoutingAgent "${name}"`, this);
     let previous: pulumi.Resource | undefined;
-    let crd: pulumi.Resource | undefined;
     for (const m of manifests) {
       // Each object after the one before: the CRD exists before anything could watch Routes.
       previous = manifestResource(name, m, { parent: this, ...(previous ? { dependsOn: [previous] } : {}) });
-      if (m.kind === 'CustomResourceDefinition') crd = previous;
     }
-    this.crdResource = crd;
     if (managed) warnIgnoredInManaged(name, args, this);
     else warnOnSymmetricClash(name, args, this);
     this.managed = pulumi.output(managed);
@@ -86,16 +81,6 @@ export class RoutingAgent extends pulumi.ComponentResource {
     this.registerOutputs({ managed: this.managed, crdName: this.crdName, namespace: this.namespace, objects: this.objects });
   }
 
-  /**
-   * What a Route needs before it can be created: the Route CRD, created and Established (Pulumi's Kubernetes
-   * provider waits for that), not the agent's rollout. `new Route('r', {...}, { dependsOn: agent.routeDependencies })`.
-   * Empty when this component installs no CRD (managed mode, `installCrd: false`): then someone else's CRD is
-   * already there. (A getter, so it stays out of the multi-language schema; from YAML, `dependsOn: [agent]` waits
-   * for every object of the agent, which with `awaitRollout: false` is their creation only.)
-   */
-  get routeDependencies(): pulumi.Resource[] {
-    return this.crdResource ? [this.crdResource] : [];
-  }
 }
 
 function warnIgnoredInManaged(name: string, args: RoutingAgentArgs, resource: pulumi.Resource): void {

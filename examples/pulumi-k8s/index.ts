@@ -10,13 +10,13 @@ new Route('vpn', {
   destinations: ['10.20.0.0/16'],
   gateways: ['10.114.0.3'],
   nodeSelector: NodeSelectors.labels({ 'kroute.io/vpn': 'true' }),
-}, { dependsOn: agent.routeDependencies }); // the Route CRD, not the agent's rollout
+}, { dependsOn: [agent] });
 
 new StaticEgress('egress', {
   gateways: ['10.114.0.10', '10.114.0.11'],
   scope: EgressScope.NODE_POOLS,
   nodePools: ['egress'],
-}, { dependsOn: agent.routeDependencies }); // the Route CRD, not the agent's rollout
+}, { dependsOn: [agent] });
 
 /** What the agent installed. */
 export const objects = agent.objects;

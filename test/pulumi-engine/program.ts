@@ -34,23 +34,23 @@ export function program(spec: ProgramSpec): () => Promise<Record<string, unknown
       agent: { probeIntervalSeconds: spec.probeIntervalSeconds },
       ...(spec.awaitRollout !== undefined ? { awaitRollout: spec.awaitRollout } : {}),
     }, { provider });
-    // Routes need the CRD only, not the agent's rollout.
+    // After the agent's objects (not its rollout: awaitRollout is false by default); destroy deletes them first.
     const vpn = new Route('vpn', {
       destinations: ['10.20.0.0/16'],
       gateways: [...spec.vpnGateways],
       nodeSelector: NodeSelectors.labels({ 'kroute.io/vpn': 'true' }),
-    }, { provider, dependsOn: agent.routeDependencies });
+    }, { provider, dependsOn: [agent] });
     const egress = new StaticEgress('egress', {
       gateways: [...spec.egressGateways],
       scope: EgressScope.NODE_POOLS,
       nodePools: ['egress'],
-    }, { provider, dependsOn: agent.routeDependencies });
+    }, { provider, dependsOn: [agent] });
     if (spec.lateGateway !== undefined) {
       const source = new k8s.core.v1.ConfigMap('late-source', { metadata: { namespace: 'default' }, data: { gateway: spec.lateGateway } }, { provider });
       const late = new Route('late-bad', {
         destinations: ['172.30.0.0/16'],
         gateways: [source.data.apply((d) => d['gateway'] ?? '')],
-      }, { provider, dependsOn: agent.routeDependencies });
+      }, { provider, dependsOn: [agent] });
       new k8s.core.v1.ConfigMap('behind-late', { metadata: { namespace: 'default' }, data: { after: 'late-bad' } }, { provider, dependsOn: [late] });
     }
     return {

@@ -56,15 +56,6 @@ describe('RoutingAgent component', () => {
     for (const x of custom().filter((c) => c.type !== 'kubernetes:apps/v1:DaemonSet')) expect(annotationsOf(x)?.['pulumi.com/skipAwait']).toBeUndefined();
   });
 
-  it('gives Routes the CRD to depend on, not the agent (routeDependencies)', async () => {
-    const agent = new kroute.RoutingAgent('agent', {});
-    const managed = new kroute.RoutingAgent('managed', { managed: true });
-    new kroute.Route('vpn', { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.3'] }, { dependsOn: agent.routeDependencies });
-    await cloud.settle();
-    expect(agent.routeDependencies).toHaveLength(1);
-    expect(await valueOf((agent.routeDependencies[0] as pulumi.CustomResource).urn)).toContain('CustomResourceDefinition::agent-crd');
-    expect(managed.routeDependencies).toEqual([]);
-  });
 
   it('emits nothing in managed mode, and Routes still go beside it', async () => {
     const agent = new kroute.RoutingAgent('agent', { managed: true });
