@@ -3,7 +3,7 @@
  * REQUEST.json`) and prints one JSON line with the outcome. Its own process because an inline program's late
  * failures travel as unhandled rejections, which Pulumi's language runtime collects and Jest would claim.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { LocalWorkspace, PulumiCommand, type EngineEvent, type LocalWorkspaceOptions, type Stack } from '@pulumi/pulumi/automation/index.js';
 import { program, type ProgramSpec } from './program.js';
 
@@ -46,6 +46,7 @@ async function open(req: DriverRequest): Promise<Stack> {
   const ws: LocalWorkspaceOptions = { workDir: req.project.workDir, pulumiHome: req.env.home, envVars: req.env.envVars, pulumiCommand: command };
   if (req.project.kind === 'yaml') return LocalWorkspace.createOrSelectStack({ stackName: req.stack, workDir: req.project.workDir }, ws);
   const name = req.project.name;
+  mkdirSync(req.project.workDir, { recursive: true });
   return LocalWorkspace.createOrSelectStack({ projectName: name, stackName: req.stack, program: program(req.project.spec) }, {
     ...ws,
     projectSettings: { name, runtime: 'nodejs', backend: { url: req.env.backendUrl } },
