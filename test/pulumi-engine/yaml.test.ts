@@ -73,7 +73,7 @@ d('kroute from Pulumi YAML through its component provider, real engine (needs Go
       },
       outputs: { objects: '${agent.objects}', vpnGateways: '${vpn.gateways}' },
     };
-    await writeFile(join(dir, 'Pulumi.yaml'), stringify(doc));
+    await writeFile(join(dir, 'Pulumi.yaml'), stringify(doc, { aliasDuplicateObjects: false })); // Pulumi YAML refuses aliases
     return dir;
   };
   const run = async (op: 'up' | 'preview' | 'refresh' | 'destroy', workDir: string, expectNoChanges = false): Promise<DriverResult> =>
