@@ -25,6 +25,13 @@ export interface RoutingAgentProps extends AgentManifestArgs {
   readonly celValidation?: boolean;
   /** Emit the CRD (set false when another tool installs it). @default true unless managed */
   readonly installCrd?: boolean;
+  /**
+   * For a chart deployed by Pulumi (`kubernetes.yaml` resources): wait for the agent's DaemonSet to roll out.
+   * False annotates it `pulumi.com/skipAwait: "true"`, as the Pulumi face does by default (docs/pulumi.md); other
+   * tools ignore the annotation.
+   * @default false
+   */
+  readonly awaitRollout?: boolean;
 }
 
 /** kroute's routing agent on every node, or, in managed mode, a home for Routes that DigitalOcean's agent applies. */
@@ -42,7 +49,7 @@ export class RoutingAgent extends Construct {
     const r = resolveAgentManifestArgs({ ...props, ...(namespace !== undefined ? { namespace } : {}) }, 'props');
     if (!r.ok) throw new ValidationError(`RoutingAgent "${this.node.path}"`, r.errors);
     if (this.managed) return;
-    const o = { installCrd: props.installCrd ?? true, celValidation: props.celValidation ?? true };
+    const o = { installCrd: props.installCrd ?? true, celValidation: props.celValidation ?? true, awaitRollout: props.awaitRollout };
     for (const m of agentInstallManifests(r.value, o)) {
       const id = m.kind === 'CustomResourceDefinition' ? 'Crd' : m.kind;
       this.apiObjects.push(manifestObject(this, id, m, m.metadata.namespace === undefined));

@@ -14,6 +14,7 @@ export * from './agent-manifests.js';
 export * from './install.js';
 export * from './route-report.js';
 export * from './report-manifests.js';
+export * from './rollout.js';
 export * from './egress.js';
 export * from './plan/index.js';
 export * from './cli-rbac.js';

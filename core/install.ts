@@ -6,6 +6,7 @@
 import { AGENT_POD_SELECTOR, agentManifests, type ResolvedAgentManifestOptions } from './agent-manifests.js';
 import { routeCrd } from './crd.js';
 import { reportManifests } from './report-manifests.js';
+import { AWAIT_ROLLOUT_DEFAULT, withAwaitRollout } from './rollout.js';
 import { routeReportCrd } from './route-report.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
 
@@ -43,6 +44,8 @@ export interface InstallOptions {
   readonly installCrd?: boolean;
   /** The CRD's CEL rules (Kubernetes 1.31+); false keeps only patterns. @default true */
   readonly celValidation?: boolean;
+  /** Whether Pulumi waits for the agent's rollout; false annotates the DaemonSet `pulumi.com/skipAwait` (core/rollout.ts). @default false */
+  readonly awaitRollout?: boolean;
 }
 
 /** The agent's part of an install, in apply order (Namespace first, CRD before anything that could use it). */
@@ -51,7 +54,7 @@ export function agentInstallManifests(r: ResolvedAgentManifestOptions, o: Instal
   return [
     ...(ns ? [ns] : []),
     ...((o.installCrd ?? true) ? [routeCrd({ celValidation: o.celValidation ?? true })] : []),
-    ...agentManifests(r),
+    ...withAwaitRollout(agentManifests(r), o.awaitRollout ?? AWAIT_ROLLOUT_DEFAULT),
     ...(r.podMonitor ? [agentPodMonitor(r)] : []),
   ];
 }

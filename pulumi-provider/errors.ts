@@ -12,9 +12,15 @@ export class ComponentValidationError extends pulumi.ResourceError {
   readonly errors: readonly FieldError[];
 
   constructor(subject: string, errors: readonly FieldError[], resource: pulumi.Resource | undefined) {
-    super(`${subject} is invalid:\n${errors.map((e) => `  - ${formatFieldError(e)}`).join('\n')}`, resource, true);
+    const message = `${subject} is invalid:\n${errors.map((e) => `  - ${formatFieldError(e)}`).join('\n')}`;
+    super(message, resource, true);
     this.name = 'ComponentValidationError';
     this.errors = errors;
+    // A late failure rejects the child's inputs too, and Pulumi's serializer prefixes the message of an error passing
+    // through them (`error serializing property "spec": …`), which would blame the child's property for a bad input
+    // of the component. The same error object is what the engine reports (once, on `resource`), so the message
+    // stays the component's own.
+    Object.defineProperty(this, 'message', { get: () => message, set: () => undefined, enumerable: false, configurable: true });
   }
 }
 

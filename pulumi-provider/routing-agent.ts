@@ -9,6 +9,7 @@ import {
   reportInstallManifests,
   ROUTE_GROUP,
   ROUTE_PLURAL,
+  AWAIT_ROLLOUT_DEFAULT,
   type Manifest,
 } from '../core/index.js';
 import { resolveAgentManifestArgs, type AgentManifestArgs } from './agent-args.js';
@@ -29,6 +30,16 @@ export interface RoutingAgentArgs extends AgentManifestArgs {
   readonly celValidation?: boolean;
   /** Install the CRD (false when another tool installs it). @default true */
   readonly installCrd?: boolean;
+  /**
+   * Wait for the agent's DaemonSet to roll out (every scheduled Pod ready) before the component counts as created,
+   * as Pulumi's Kubernetes provider does by default (up to 10 minutes, then the update fails). False annotates the
+   * DaemonSet `pulumi.com/skipAwait: "true"`: the agent's Pods come up when their image is pulled and their node is
+   * ready, and apply every Route that exists by then, so Routes created with `dependsOn: [agent]` wait only for the
+   * agent's objects to exist (the CRD Established). Set true to make an update fail when the agent does not roll
+   * out; then everything that depends on the agent waits for the rollout too.
+   * @default false
+   */
+  readonly awaitRollout?: boolean;
 }
 
 /** The core's manifests for these args, in apply order (CRD first); empty in managed mode. Throws on bad args. */
@@ -36,7 +47,7 @@ export function routingAgentManifests(args: RoutingAgentArgs, subject: string, r
   const r = resolveAgentManifestArgs(args, 'args');
   if (!r.ok) failOn(subject, r.errors, resource);
   if (!r.ok || (args.managed ?? false)) return [];
-  return agentInstallManifests(r.value, { installCrd: args.installCrd ?? true, celValidation: args.celValidation ?? true });
+  return agentInstallManifests(r.value, { installCrd: args.installCrd ?? true, celValidation: args.celValidation ?? true, awaitRollout: args.awaitRollout ?? AWAIT_ROLLOUT_DEFAULT });
 }
 
 /**
@@ -59,7 +70,6 @@ export class RoutingAgent extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   /** `Kind/namespace/name` of every object installed, in apply order; empty in managed mode. */
   readonly objects: pulumi.Output<string[]>;
-
   constructor(name: string, args: RoutingAgentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:RoutingAgent', name, {}, opts);
     const managed = args.managed ?? false;
@@ -79,6 +89,7 @@ export class RoutingAgent extends pulumi.ComponentResource {
     this.objects = pulumi.output([...manifests, ...reports].map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`));
     this.registerOutputs({ managed: this.managed, crdName: this.crdName, namespace: this.namespace, objects: this.objects });
   }
+
 }
 
 function warnIgnoredInManaged(name: string, args: RoutingAgentArgs, resource: pulumi.Resource): void {

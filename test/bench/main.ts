@@ -5,7 +5,7 @@
  *
  * To add a module, add one line to MODULES: a file exporting `name` and `run(): Promise<BenchResult[]>`.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../agent/agent-process.js';
@@ -51,7 +51,15 @@ with \`ip netns exec\` in a DigitalOcean-shaped node namespace (test/net/topolog
 ${rows.join('\n')}
 
 Module run times: ${reports.map((r) => `${r.module} ${r.seconds} s`).join(', ')}.
-`;
+${keptSection()}`;
+}
+
+/** What docs/benchmarks.md holds after KEPT_MARKER (figures measured outside `npm run bench`): kept on rewrite. */
+const KEPT_MARKER = '<!-- kept by npm run bench -->';
+function keptSection(): string {
+  const text = existsSync(join(REPO_ROOT, 'docs', 'benchmarks.md')) ? readFileSync(join(REPO_ROOT, 'docs', 'benchmarks.md'), 'utf8') : '';
+  const at = text.indexOf(KEPT_MARKER);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
 }
 
 async function main(): Promise<number> {

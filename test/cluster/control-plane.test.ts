@@ -12,6 +12,7 @@ import { run, NetnsLab, type Netns } from '../net/netns.js';
 import { ensureBinaries } from './binaries.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { requireGoOrSkip } from './prereq.js';
+import { until } from '../net/topology.js';
 
 const haveGo = await requireGoOrSkip();
 const d = haveGo ? describe : describe.skip;
@@ -72,6 +73,30 @@ d('the control-plane harness (needs Go and root)', () => {
     const v = await kc.makeApiClient(VersionApi).getCode();
     expect(v.gitVersion).toBe(plane().binaries.kubernetesVersion);
   });
+
+  it('runs kube-controller-manager: default ServiceAccounts, DaemonSets reconciled, foreground deletion', async () => {
+    const c = plane();
+    const kubectl = async (...args: string[]): Promise<string> => {
+      const r = await c.kubectl(args);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
+      return r.stdout;
+    };
+    expect(c.controllers).toContain('garbage-collector-controller');
+    // The ServiceAccount and root-CA controllers fill a new namespace as on a cluster.
+    await kubectl('create', 'namespace', 'cm-test');
+    await until('default ServiceAccount and kube-root-ca.crt in cm-test', 30_000, async () =>
+      (await c.kubectl(['get', 'serviceaccount/default', 'configmap/kube-root-ca.crt', '-n', 'cm-test', '-o', 'name'])).code === 0 || undefined);
+    // The DaemonSet controller reconciles DaemonSets (it writes their status); with no kubelet it has no Pod to run.
+    await c.apply([{
+      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'ds', namespace: 'cm-test' },
+      spec: { selector: { matchLabels: { app: 'ds' } }, template: { metadata: { labels: { app: 'ds' } }, spec: { containers: [{ name: 'c', image: 'example.invalid/none' }] } } },
+    }]);
+    await until('the DaemonSet controller\'s status', 30_000, async () =>
+      (await kubectl('get', 'daemonset', 'ds', '-n', 'cm-test', '-o', 'jsonpath={.status.observedGeneration}')).trim() === '1' || undefined);
+    // Foreground deletion (what Pulumi's provider asks for) waits on the garbage collector's finalizer.
+    await kubectl('delete', 'daemonset', 'ds', '-n', 'cm-test', '--cascade=foreground', '--timeout=60s');
+    expect((await kubectl('get', 'pods,daemonsets', '-n', 'cm-test', '-o', 'name')).trim()).toBe('');
+  }, 120_000);
 
   it('stops and restarts the API server while etcd keeps the data', async () => {
     const c = plane();

@@ -1,8 +1,9 @@
 /**
- * A real Kubernetes control plane for tests: etcd and kube-apiserver (built by ./binaries.ts) running inside a
- * network namespace the caller owns. No kube-controller-manager and no scheduler: objects are stored, validated,
- * admitted and authorized exactly as on a cluster, but nothing reconciles them (no default ServiceAccounts, no Pods
- * for DaemonSets). See docs/control-plane.md.
+ * A real Kubernetes control plane for tests: etcd, kube-apiserver and kube-controller-manager (built by
+ * ./binaries.ts) running inside a network namespace the caller owns. The controller manager runs only the
+ * controllers that need no kubelet and no cloud ({@link DEFAULT_CONTROLLERS}: garbage collection, DaemonSets,
+ * namespaces, ServiceAccounts and their tokens, the root CA ConfigMap), so foreground deletion and a DaemonSet's
+ * Pods behave as on a cluster; there is no scheduler and no kubelet, so Pods stay Pending. See docs/control-plane.md.
  *
  *   const cp = await startControlPlane({ netns, address: '10.200.0.2' });
  *   await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: yaml });
@@ -33,7 +34,25 @@ export interface ControlPlaneProps {
   readonly binaries?: ClusterBinaries;
   /** How long to wait for `/readyz`. @default 60000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Controllers kube-controller-manager runs (its `--controllers`); an empty list runs no controller manager (objects
+   * are stored but nothing reconciles them). @default DEFAULT_CONTROLLERS
+   */
+  readonly controllers?: readonly string[];
 }
+
+/**
+ * The controllers that work without a kubelet, a scheduler or a cloud. Not the node lifecycle controller: it would
+ * mark the Nodes tests write NotReady (no kubelet renews their leases) and evict from them.
+ */
+export const DEFAULT_CONTROLLERS: readonly string[] = [
+  'garbage-collector-controller',
+  'daemonset-controller',
+  'namespace-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+  'root-ca-certificate-publisher-controller',
+];
 
 /** Options of {@link ControlPlane.kubectl}. */
 export interface KubectlOptions {
@@ -76,6 +95,8 @@ export interface ControlPlane {
   stopApiServer(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the API server again after `stopApiServer` and waits for `/readyz`. */
   startApiServer(): Promise<void>;
+  /** The controllers kube-controller-manager runs (empty: none is running). */
+  readonly controllers: readonly string[];
   /** Stops everything and removes the temporary folder; the namespace itself stays the caller's. */
   stop(): Promise<void>;
 }
@@ -103,6 +124,7 @@ class RunningControlPlane implements ControlPlane {
   readonly kubeconfig: string;
   readonly localKubeconfig: string;
   private apiserver: Daemon | undefined;
+  private controllerManager: Daemon | undefined;
   private tokens = 0;
 
   constructor(
@@ -117,6 +139,10 @@ class RunningControlPlane implements ControlPlane {
     this.localServer = `https://127.0.0.1:${relay.port}`;
     this.kubeconfig = join(dir, 'admin.kubeconfig');
     this.localKubeconfig = join(dir, 'admin-local.kubeconfig');
+  }
+
+  get controllers(): readonly string[] {
+    return this.props.controllers ?? DEFAULT_CONTROLLERS;
   }
 
   get caFile(): string {
@@ -153,6 +179,35 @@ class RunningControlPlane implements ControlPlane {
     if (this.apiserver?.running) throw new Error('the API server is already running');
     this.apiserver = new Daemon('kube-apiserver', this.props.netns, this.binaries.kubeApiserver, this.apiserverArgs(), join(this.dir, 'kube-apiserver.log'));
     await this.waitReady(this.props.readyTimeoutMs ?? 60_000);
+  }
+
+  /**
+   * Starts kube-controller-manager as admin (system:masters) against `server`, without leader election (one
+   * instance) and without a serving port (nothing scrapes it). Ready when its ServiceAccount controller has made
+   * `default/default`, the first thing a user's workload needs from it.
+   */
+  async startControllerManager(): Promise<void> {
+    if (this.controllers.length === 0) return;
+    this.controllerManager = new Daemon('kube-controller-manager', this.props.netns, this.binaries.kubeControllerManager, [
+      `--kubeconfig=${this.kubeconfig}`,
+      '--leader-elect=false',
+      `--controllers=${this.controllers.join(',')}`,
+      '--secure-port=0',
+      `--service-account-private-key-file=${this.creds.serviceAccountSigningKeyFile}`,
+      `--root-ca-file=${this.creds.caFile}`,
+      '--profiling=false',
+    ], join(this.dir, 'kube-controller-manager.log'));
+    if (!this.controllers.includes('serviceaccount-controller')) return;
+    const deadline = Date.now() + (this.props.readyTimeoutMs ?? 60_000);
+    for (;;) {
+      if (!this.controllerManager.running) {
+        throw new Error(`kube-controller-manager exited while starting (log ${this.controllerManager.logFile}):\n${await this.controllerManager.logTail()}`);
+      }
+      if ((await this.kubectl(['get', 'serviceaccount', 'default', '-n', 'default', '-o', 'name'])).code === 0) return;
+      if (Date.now() > deadline) throw new Error(`kube-controller-manager made no default ServiceAccount in time:\n${await this.controllerManager.logTail()}`);
+      // Polling the API for the object the controller writes; 200 ms against a start of a few seconds.
+      await delay(200);
+    }
   }
 
   private async waitReady(timeoutMs: number): Promise<void> {
@@ -204,6 +259,7 @@ class RunningControlPlane implements ControlPlane {
   async stop(): Promise<void> {
     await this.relay.stop();
     // SIGTERM first: a clean etcd and API server exit; SIGKILL after 5 s (open watches can hold the API server).
+    await this.controllerManager?.stop('SIGTERM', 5000);
     await this.apiserver?.stop('SIGTERM', 5000);
     await this.etcd.stop('SIGTERM', 5000);
     await rm(this.dir, { recursive: true, force: true });
@@ -211,7 +267,8 @@ class RunningControlPlane implements ControlPlane {
 }
 
 /**
- * Starts etcd and kube-apiserver inside `props.netns` and waits for `/readyz`. Builds the binaries first when the
+ * Starts etcd, kube-apiserver and kube-controller-manager inside `props.netns` and waits for `/readyz` and the
+ * controller manager's first object. Builds the binaries first when the
  * cache has none (minutes; give the caller's beforeAll a long timeout). On failure everything started is stopped.
  */
 export async function startControlPlane(props: ControlPlaneProps): Promise<ControlPlane> {
@@ -241,6 +298,7 @@ export async function startControlPlane(props: ControlPlaneProps): Promise<Contr
     await writeKubeconfig(cp.kubeconfig, cp.server, creds.caFile, 'kroute-test-admin', creds.adminToken);
     await writeKubeconfig(cp.localKubeconfig, cp.localServer, creds.caFile, 'kroute-test-admin', creds.adminToken);
     await cp.startApiServer();
+    await cp.startControllerManager();
     return cp;
   } catch (e) {
     for (const s of started.reverse()) await s.stop();

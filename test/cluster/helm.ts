@@ -1,70 +1,44 @@
 /**
  * A real helm (helm.sh/helm/v3 v3.22.0, `helm.sh/helm/v3/cmd/helm`), built from the Go module proxy through the
- * wrapper module test/cluster/go/helm/ and cached like the control-plane binaries (./binaries.ts: same cache root,
- * same lock, same go environment) under `${XDG_CACHE_HOME:-~/.cache}/kroute/bin/helm-<key>/helm`, where the key
- * hashes the module's go.mod and go.sum, the Go version and the recipe. A cache hit costs a stat.
+ * wrapper module test/cluster/go/helm/ as one more binary family of ./binaries.ts (same cache, lock and build
+ * environment as the control plane).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { binCacheRoot, GO_MODULES_DIR, goEnv, goVersion, lock, runGo, type Exit } from './binaries.js';
+import { ensureFamily, GO_MODULES_DIR, type GoBinaryFamily } from './binaries.js';
 
-/** Bumped when the build command below changes. */
-const RECIPE = 'helm-v1';
-const MODULE_DIR = join(GO_MODULES_DIR, 'helm');
+/** Output of a finished helm. */
+interface Exit {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
 
 /** The helm version the wrapper module pins (`v3.22.0`). */
 export async function helmVersionPinned(): Promise<string> {
-  const mod = await readFile(join(MODULE_DIR, 'go.mod'), 'utf8');
+  const mod = await readFile(join(GO_MODULES_DIR, 'helm', 'go.mod'), 'utf8');
   const m = /^require helm\.sh\/helm\/v3 (v\d+\.\d+\.\d+)$/m.exec(mod);
-  if (!m?.[1]) throw new Error(`${MODULE_DIR}/go.mod: no "require helm.sh/helm/v3 vX.Y.Z" line`);
+  if (!m?.[1]) throw new Error('test/cluster/go/helm/go.mod: no "require helm.sh/helm/v3 vX.Y.Z" line');
   return m[1];
 }
 
-/** The cache key: the module's go.mod and go.sum, the Go version and the recipe. */
-export async function helmKey(go: string): Promise<string> {
-  const h = createHash('sha256').update(`${RECIPE}\n${go}\n`);
-  for (const f of ['go.mod', 'go.sum']) h.update(`${f}\n`).update(await readFile(join(MODULE_DIR, f)));
-  return h.digest('hex').slice(0, 16);
-}
+/** helm as a binary family (./binaries.ts); the -X flag gives `helm version` the real version, as upstream's Makefile does. */
+export const HELM: GoBinaryFamily = {
+  name: 'helm',
+  recipe: 'helm/v1',
+  modules: ['helm'],
+  expected: 'about 2 minutes',
+  builds: [{ module: 'helm', packages: ['helm.sh/helm/v3/cmd/helm'], ldflags: ['-s', '-w', `-X helm.sh/helm/v3/internal/version.version=${await helmVersionPinned()}`] }],
+};
 
-/** Returns the path of the cached helm binary, building it first when missing (about 2 minutes cold). */
+/** Returns the path of the cached helm binary, building it first when missing. */
 export async function ensureHelm(opts: { readonly log?: (line: string) => void; readonly lockWaitMs?: number } = {}): Promise<string> {
-  const log = opts.log ?? (() => undefined);
-  const go = await goVersion();
-  if (!go) throw new Error('Go is not installed (needed to build helm for the chart tests)');
-  const version = await helmVersionPinned();
-  const key = await helmKey(go);
-  const root = binCacheRoot();
-  const dir = join(root, `helm-${key}`);
-  const bin = join(dir, 'helm');
-  if (existsSync(bin)) return bin;
-  await mkdir(root, { recursive: true });
-  const release = await lock(join(root, `helm-${key}.lock`), opts.lockWaitMs ?? 30 * 60_000, log);
-  try {
-    if (existsSync(bin)) return bin;
-    const tmp = join(root, `helm-${key}.tmp-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
-    const started = Date.now();
-    log(`building helm ${version} with ${go} into ${dir}`);
-    // The -X flag gives `helm version` the real version (upstream's Makefile sets the same variable).
-    const args = ['build', '-trimpath', '-ldflags', `-s -w -X helm.sh/helm/v3/internal/version.version=${version}`, '-o', `${tmp}/`, 'helm.sh/helm/v3/cmd/helm'];
-    const r = await runGo(args, MODULE_DIR, goEnv());
-    if (r.code !== 0) {
-      await rm(tmp, { recursive: true, force: true });
-      throw new Error(`go ${args.join(' ')} (in test/cluster/go/helm) failed (${r.code}):\n${r.stderr.split('\n').slice(-40).join('\n')}`);
-    }
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-    log(`built helm in ${Math.round((Date.now() - started) / 1000)} s`);
-    return bin;
-  } finally {
-    await release();
-  }
+  const built = await ensureFamily(HELM, opts);
+  const bin = built.bin['helm'];
+  if (!bin) throw new Error(`helm missing from ${built.dir}`);
+  return bin;
 }
 
 /** A helm with its own cache, config and data folders (nothing read from or written to the user's). */

@@ -39,6 +39,11 @@ describe('RoutingAgent construct', () => {
     ]);
   });
 
+  it('marks the DaemonSet so Pulumi does not await its rollout, unless awaitRollout (as the Pulumi face)', () => {
+    expect(daemonSet(synth()).metadata.annotations).toEqual({ 'pulumi.com/skipAwait': 'true' });
+    expect(daemonSet(synth({ awaitRollout: true })).metadata.annotations).toBeUndefined();
+  });
+
   it('emits nothing of its own in managed mode (DigitalOcean runs the agent and ships the CRD)', () => {
     const c = new Chart(Testing.app(), 'test');
     const agent = new RoutingAgent(c, 'agent', { managed: true });

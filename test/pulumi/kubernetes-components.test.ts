@@ -72,6 +72,18 @@ describe('RoutingAgent component', () => {
     expect(byName('agent-pod-monitor')).toEqual(core.agentPodMonitor(r.value));
   });
 
+  it('does not await the agent\'s rollout unless asked (pulumi.com/skipAwait on the DaemonSet only)', async () => {
+    new kroute.RoutingAgent('quick', {});
+    new kroute.RoutingAgent('waits', { namespace: 'kroute', awaitRollout: true });
+    await cloud.settle();
+    const annotationsOf = (x: { inputs: Record<string, unknown> } | undefined) => (x?.inputs['metadata'] as { annotations?: Record<string, string> } | undefined)?.annotations;
+    const annotations = (name: string) => annotationsOf(custom().find((x) => x.name === name));
+    expect(annotations('quick-daemon-set')).toEqual({ 'pulumi.com/skipAwait': 'true' });
+    expect(annotations('waits-daemon-set')).toBeUndefined();
+    for (const x of custom().filter((c) => c.type !== 'kubernetes:apps/v1:DaemonSet')) expect(annotationsOf(x)?.['pulumi.com/skipAwait']).toBeUndefined();
+  });
+
+
   it('emits nothing in managed mode, and Routes still go beside it', async () => {
     const agent = new kroute.RoutingAgent('agent', { managed: true });
     new kroute.Route('vpn', { destinations: ['10.0.0.0/8'], gateways: ['10.114.0.3'] }, { dependsOn: [agent] });
