@@ -65,7 +65,7 @@ export function agentInstallManifests(r: ResolvedAgentManifestOptions, o: Instal
  * children by object name.
  */
 export function reportInstallManifests(r: ResolvedAgentManifestOptions, o: InstallOptions = {}): Manifest[] {
-  return [...((o.installCrd ?? true) ? [routeReportCrd()] : []), ...reportManifests(r)];
+  return [...((o.installCrd ?? true) ? [routeReportCrd()] : []), ...withAwaitRollout(reportManifests(r), o.awaitRollout ?? AWAIT_ROLLOUT_DEFAULT)];
 }
 
 /** Every object of an install, in apply order: the agent's part, then per-node reporting's. */

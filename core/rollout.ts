@@ -12,14 +12,17 @@ export const PULUMI_SKIP_AWAIT_ANNOTATION = 'pulumi.com/skipAwait';
 /** Whether to wait for the agent's rollout by default: no (see above). */
 export const AWAIT_ROLLOUT_DEFAULT = false;
 
+/** The workloads whose rollout a deployment tool would wait for: the agent's DaemonSet and the controller's Deployment. */
+const WORKLOADS = new Set(['DaemonSet', 'Deployment']);
+
 /**
- * The manifests with the agent's DaemonSet annotated `pulumi.com/skipAwait: "true"` unless `awaitRollout`; the
- * other objects and the input are unchanged.
+ * The manifests with the workloads (the agent's DaemonSet, the controller's Deployment) annotated
+ * `pulumi.com/skipAwait: "true"` unless `awaitRollout`; the other objects and the input are unchanged.
  */
 export function withAwaitRollout(manifests: readonly Manifest[], awaitRollout: boolean = AWAIT_ROLLOUT_DEFAULT): Manifest[] {
   if (awaitRollout) return [...manifests];
   return manifests.map((m) =>
-    m.kind !== 'DaemonSet'
+    !WORKLOADS.has(m.kind)
       ? m
       : { ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, [PULUMI_SKIP_AWAIT_ANNOTATION]: 'true' } } },
   );

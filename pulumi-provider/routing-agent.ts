@@ -57,7 +57,7 @@ export function routingAgentManifests(args: RoutingAgentArgs, subject: string, r
 export function routingAgentReportManifests(args: RoutingAgentArgs): Manifest[] {
   const r = resolveAgentManifestArgs(args, 'args');
   if (!r.ok || (args.managed ?? false)) return [];
-  return reportInstallManifests(r.value, { installCrd: args.installCrd ?? true });
+  return reportInstallManifests(r.value, { installCrd: args.installCrd ?? true, awaitRollout: args.awaitRollout ?? AWAIT_ROLLOUT_DEFAULT });
 }
 
 /** kroute's routing agent on every node, or, in managed mode, a place for Routes that DigitalOcean's agent applies. */
