@@ -72,7 +72,7 @@ describe('RoutingAgent component', () => {
     expect(byName('agent-pod-monitor')).toEqual(core.agentPodMonitor(r.value));
   });
 
-  it('does not await the agent\'s rollout unless asked (pulumi.com/skipAwait on the DaemonSet only)', async () => {
+  it('does not await the agent\'s rollout unless asked (pulumi.com/skipAwait on the DaemonSet and the controller\'s Deployment only)', async () => {
     new kroute.RoutingAgent('quick', {});
     new kroute.RoutingAgent('waits', { namespace: 'kroute', awaitRollout: true });
     await cloud.settle();
@@ -80,7 +80,8 @@ describe('RoutingAgent component', () => {
     const annotations = (name: string) => annotationsOf(custom().find((x) => x.name === name));
     expect(annotations('quick-daemon-set')).toEqual({ 'pulumi.com/skipAwait': 'true' });
     expect(annotations('waits-daemon-set')).toBeUndefined();
-    for (const x of custom().filter((c) => c.type !== 'kubernetes:apps/v1:DaemonSet')) expect(annotationsOf(x)?.['pulumi.com/skipAwait']).toBeUndefined();
+    expect(annotations('quick-kroute-controller-deployment')).toEqual({ 'pulumi.com/skipAwait': 'true' });
+    for (const x of custom().filter((c) => !['kubernetes:apps/v1:DaemonSet', 'kubernetes:apps/v1:Deployment'].includes(c.type))) expect(annotationsOf(x)?.['pulumi.com/skipAwait']).toBeUndefined();
   });
 
 
