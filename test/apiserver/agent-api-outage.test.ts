@@ -18,7 +18,7 @@ import { startControlPlane, type ControlPlane } from '../cluster/control-plane.j
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { run } from '../net/netns.js';
 import { buildTopology, CONTROL_PLANE_V4, setGatewayLink, until, type Topology } from '../net/topology.js';
-import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
+import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
 
 const haveGo = await requireGoOrSkip();
 const d = haveGo ? describe : describe.skip;
@@ -102,7 +102,8 @@ d('failover while the API server is frozen, blackholed or killed (agent process,
     if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
     await cp.apply(agentManifests(agentOpts).filter((m) => m.kind !== 'DaemonSet'));
     await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'kubernetes.io/hostname': NODE_NAME } } }]);
-    kubeconfig = await cp.kubeconfigFor(agentOpts.name, agentOpts.namespace);
+    // Bound to a stand-in Pod on the node, as a DaemonSet Pod's token is (the node-restriction policy needs it).
+    kubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, NODE_NAME);
     await startKubeAgent();
     await cp.apply([routeObject('outage', { destinations: [DST], gateways: gw() })]);
     await hopsBecome(gw(), 30_000, 'the Route programmed');

@@ -20,7 +20,7 @@ import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
-import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
+import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
 import { capture, kroute, krouteJson, monitor } from './kroute-process.js';
 
 const haveGo = await requireGoOrSkip();
@@ -84,7 +84,8 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
       { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { [POOL]: 'egress' } } },
       { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b', labels: { [POOL]: 'worker' } } },
     ]);
-    agentKubeconfig = await cp.kubeconfigFor(agentOpts.name, agentOpts.namespace);
+    // Bound to a stand-in Pod on node-a, as a DaemonSet Pod's token is (the node-restriction policy needs it).
+    agentKubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, 'node-a');
     viewer = await cp.kubeconfigFor('kroute-viewer', 'default');
     await apply('a-egress-only', { destinations: ['172.20.0.0/16'], gateways: [GW[0]], nodeSelector: { nodeSelectorTerms: [{ matchExpressions: [{ key: POOL, operator: 'In', values: ['egress'] }] }] } });
     await apply('b-everywhere', { destinations: ['172.21.0.0/16'], gateways: [...GW] });
