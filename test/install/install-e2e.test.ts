@@ -245,7 +245,7 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     expect(await kernelRoute()).toBeUndefined();
     await stopAgent();
     await helmRun('uninstall', 'kroute', '--namespace', INSTALL_NAMESPACE);
-    await kubectl('delete', 'crd', ROUTE_CRD_NAME, '--timeout=60s');
+    await kubectl('delete', 'crd', ROUTE_CRD_NAME, 'routereports.kroute.dev', '--timeout=60s');
     await kubectl('delete', 'namespace', INSTALL_NAMESPACE, '--wait=false');
     await finishNamespaceDeletion(INSTALL_NAMESPACE);
     await expectNothingLeft();
