@@ -2,10 +2,10 @@
  * A long-lived `ip -force -batch -` coprocess: the kernel adapter's writer. One process start per agent instead of
  * one per apply (a process start is ~2.6 ms, a route through the running coprocess ~0.1 ms; NOTES-agent-performance.md).
  *
- * Each batch is followed by a marker command (`link show dev lo`); `ip` runs its input line by line and prints the
- * marker's first line after every earlier line is done, so that line completes the batch. stderr is merged into
- * stdout in the child (`2>&1`), so the `Error: ...` / `Command failed -:N` lines of a batch arrive before its marker.
- * N counts every line the coprocess has read since it started, markers included.
+ * Each batch is followed by a marker command that always fails (`link show dev kr/marker`: no interface can have
+ * that name); `ip` runs its input line by line, so the marker's `Command failed -:N` on stderr completes the batch,
+ * and every `Error: ...` / `Command failed -:N` line of the batch came before it on the same stream. No shell joins
+ * the streams: the image has none. N counts every line the coprocess has read since it started, markers included.
  *
  * Interrupted writes never leave a half-written route: `ip` executes a last line even without its newline, so only
  * whole lines are ever written, in chunks of at most PIPE_BUF (4096) bytes, one chunk in flight at a time. A pipe
@@ -17,8 +17,8 @@ import { createInterface } from 'node:readline';
 
 /** POSIX PIPE_BUF on Linux: writes up to this size to a pipe are atomic. */
 export const PIPE_BUF = 4096;
-const MARKER = 'link show dev lo';
-const MARKER_LINE = /^\d+: lo[:@]/;
+/** A command that always fails (`/` is not allowed in an interface name) and changes nothing. */
+const MARKER = 'link show dev kr/marker';
 const FAILED = /^Command failed -:(\d+)/;
 
 /** Options of {@link IpBatchWriter}. */
@@ -102,17 +102,17 @@ export class IpBatchWriter {
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
     const ip = this.props.ipCommand ?? 'ip';
-    // sh only joins stderr to stdout; the arguments are passed as an array, never parsed as a command line.
-    const child = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ip, ...(this.props.globalArgs ?? []), '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(ip, [...(this.props.globalArgs ?? []), '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.starts++;
     this.child = child;
     this.sent = 0;
     child.stdin.on('error', () => undefined);
-    createInterface({ input: child.stdout }).on('line', (line) => this.line(line));
-    child.stderr.on('data', (d: Buffer) => this.errorText.push(d.toString()));
+    // Writes print nothing on stdout; errors and the marker come on stderr, in input order.
+    child.stdout.resume();
+    createInterface({ input: child.stderr }).on('line', (line) => this.line(line));
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
-      this.finish({ errors: new Map(), failed: `the ip coprocess exited (${signal ?? code}) ${this.errorText.join('').trim()}`.trim() });
+      this.finish({ errors: new Map(), failed: `the ip coprocess exited (${signal ?? code}) ${this.errorText.join(' ').trim()}`.trim() });
     });
     child.on('error', (e) => {
       if (this.child === child) this.child = undefined;
@@ -122,16 +122,13 @@ export class IpBatchWriter {
   }
 
   private line(line: string): void {
+    this.errorText = [...this.errorText.slice(-9), line];
     const p = this.pending;
-    if (MARKER_LINE.test(line)) {
-      if (p) this.finish({ errors: p.errors });
-      return;
-    }
-    if (line.startsWith(' ')) return; // the marker's second line
     const m = FAILED.exec(line.trim());
     if (m) {
       const n = Number(m[1]);
-      if (p && n >= p.firstLine && n < p.firstLine + p.lines) p.errors.set(n - p.firstLine + 1, this.errorLines.join(' ').trim() || 'failed');
+      if (p && n === p.firstLine + p.lines) this.finish({ errors: p.errors }); // the marker: the batch is done
+      else if (p && n >= p.firstLine && n < p.firstLine + p.lines) p.errors.set(n - p.firstLine + 1, this.errorLines.join(' ').trim() || 'failed');
       this.errorLines = [];
     } else if (line.trim() !== '') this.errorLines.push(line.trim());
   }
