@@ -201,6 +201,9 @@ export class Reconciler {
     this.event(routeName, type, reason, message);
   }
 
+  /** Problems logged by the last pass (source and plan), so each is logged once when it appears. */
+  private loggedProblems = new Set<string>();
+
   private async pass(): Promise<void> {
     const snapshot = this.snapshot;
     if (!snapshot || this.stopped) return;
@@ -229,10 +232,13 @@ export class Reconciler {
         config,
       });
       this.lastPlan = p;
-      if (full || this.first) {
-        for (const pr of snapshot.problems) log.warn('source problem', { subject: pr.subject, problem: pr.message });
-        for (const pr of p.problems) log.warn('plan problem', { problem: pr });
-      }
+      // Each problem once when it appears (and again on a full resync), not on every pass.
+      const problems = new Map<string, () => void>([
+        ...snapshot.problems.map((pr) => [JSON.stringify(['source', pr.subject, pr.message]), () => log.warn('source problem', { subject: pr.subject, problem: pr.message })] as const),
+        ...p.problems.map((pr) => [JSON.stringify(['plan', pr]), () => log.warn('plan problem', { problem: pr })] as const),
+      ]);
+      for (const [k, say] of problems) if (full || this.first || !this.loggedProblems.has(k)) say();
+      this.loggedProblems = new Set(problems.keys());
       const report = await this.props.kernel.apply({ routes: p.routes, rules: p.rules });
       const sysctls = full || this.first ? await this.props.sysctls.apply(p.sysctls) : [];
       this.publish(p, report, sysctls, snapshot, full);
