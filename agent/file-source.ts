@@ -99,8 +99,12 @@ export function halfWritten(objects: readonly unknown[], lastGood: readonly unkn
   if (!lastGood?.length) return undefined;
   if (objects.length === 0) return 'is empty now';
   const lastValid = lastGood.every((o) => validateRoute(o).ok);
-  const bad = objects.findIndex((o) => !validateRoute(o).ok);
-  if (lastValid && bad >= 0) return `object ${bad} is not a valid Route any more (a file cut while being written looks like this)`;
+  // A cut write loses the end of the file: only the last object can be cut, and what it lacks are fields. A Route
+  // with a bad value anywhere else is the author's mistake: the planner reports it Invalid and its siblings apply.
+  const last = objects.length - 1;
+  const r = validateRoute(objects[last]);
+  const cut = !r.ok && r.errors.every((e) => e.code === 'Required');
+  if (lastValid && cut) return `object ${last} is not a valid Route any more (a file cut while being written looks like this)`;
   return undefined;
 }
 
