@@ -66,17 +66,12 @@ describe('gateway Droplet networking script (root, network namespaces)', () => {
     expect(await connectFromNode(topo.node, 3)).toEqual(Array(3).fill(gatewayAddresses(0).reservedIp));
   });
 
-  it('with two gateways, flows spread over both (ECMP) and survive the loss of one', async () => {
+  it('with two gateways, flows spread over both (ECMP) and, once the dead one leaves the route, all go by the other', async () => {
     const [gw0, gw1] = topo.gateways;
     if (!gw0 || !gw1) throw new Error('two gateways needed');
     await runScript(gw1);
     const node = topo.node;
     await node.sysctl('net.ipv4.fib_multipath_hash_policy', '1');
-    // A dead next hop leaves the multipath set once its neighbour entry fails, as on DOKS; quick timers for the test.
-    await node.sysctl('net.ipv4.fib_multipath_use_neigh', '1');
-    await node.sysctl('net.ipv4.neigh.eth1.base_reachable_time_ms', '1000');
-    await node.sysctl('net.ipv4.neigh.eth1.delay_first_probe_time', '1');
-    await node.sysctl('net.ipv4.neigh.eth1.retrans_time_ms', '200');
     const [a0, a1] = [gatewayAddresses(0), gatewayAddresses(1)];
     await node.ip('route', 'replace', 'default', 'nexthop', 'via', a0.vpcIp, 'dev', 'eth1', 'nexthop', 'via', a1.vpcIp, 'dev', 'eth1');
 
@@ -84,8 +79,13 @@ describe('gateway Droplet networking script (root, network namespaces)', () => {
     expect(before).not.toContain('fail');
     expect(new Set(before)).toEqual(new Set([a0.reservedIp, a1.reservedIp]));
 
+    // gw0 is lost. Taking its next hop out of the route is the agent's job (its prober; test/agent covers that,
+    // with real traffic): here the node's route changes as the agent changes it, and what is under test is that
+    // gw1's script alone carries every flow, NATed to its own Reserved IP. (An earlier version waited for the
+    // kernel's neighbour entry to fail under fib_multipath_use_neigh: 20-45 s and flaky, as the entry is retried.)
     await gw0.ip('link', 'set', 'eth1', 'down');
-    const after = await untilSteady(node, 12, 45_000);
-    expect(new Set(after)).toEqual(new Set([a1.reservedIp]));
+    await node.ip('route', 'replace', 'default', 'via', a1.vpcIp, 'dev', 'eth1');
+    const after = await untilSteady(node, 12, 10_000);
+    expect(after).toEqual(Array(12).fill(a1.reservedIp));
   }, 90_000);
 });
