@@ -4,6 +4,10 @@
  * and installs the missing packages itself when it can (root and apt-get: `bash .ci/install-packages`, the script
  * CI runs). What it cannot fix stops the run at once with the one command that does.
  *
+ * Then it builds the Go binaries the tests use (test/cluster/build-binaries.ts, from the built lib/), each a cache
+ * hit after its first build, so a fresh machine's cold build happens here, family by family, not inside a test's
+ * hook timeout.
+ *
  * The only way past a missing prerequisite is explicit: `KROUTE_ALLOW_MISSING=1` (never with `CI=true`) skips the
  * installation and the check; tests whose prerequisite is missing then skip with a `SKIPPED:` line or fail.
  */
@@ -67,5 +71,18 @@ export default async function globalSetup(): Promise<void> {
   if (problems.length > 0) {
     throw new Error(`the test suite needs:\n  - ${problems.join('\n  - ')}\nfix: ${INSTALL_COMMAND}, then npm test again ` +
       `(or ${ALLOW_MISSING}=1 npm test to run without them, skipping or failing what needs them; never with CI=true)`);
+  }
+  ensureGoBinaries();
+}
+
+/** The built script that builds (or finds in the cache) every Go binary family of the tests. */
+export const BUILD_BINARIES = join(ROOT, 'lib', 'test', 'cluster', 'build-binaries.js');
+
+/** Runs it with its progress on stderr; a failed build stops the run with its reason. */
+export function ensureGoBinaries(): void {
+  const r = spawnSync(process.execPath, [BUILD_BINARIES], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+  if (r.status !== 0) {
+    throw new Error(`the test suite's Go binaries could not be built (node ${BUILD_BINARIES} exited ${r.status ?? r.signal}; ` +
+      'its reason is printed above; `npm run build` first if lib/ is missing)');
   }
 }
