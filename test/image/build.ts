@@ -183,6 +183,7 @@ export async function saveArchives(
   const docker = join(dir, 'kroute-agent.docker.tar');
   const stamp = join(dir, 'archives.inputs');
   const digestFile = join(dir, 'kroute-agent.digest');
+  await mkdir(dir, { recursive: true });
   const fresh =
     (await exists(oci)) && (await exists(docker)) && (await readFile(stamp, 'utf8').catch(() => '')) === `${tag} ${inputsHash}\n`;
   if (!fresh) {
