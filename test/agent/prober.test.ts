@@ -128,8 +128,19 @@ describe('prober (needs root, iproute2, fping, ping; in network namespaces)', ()
       expect(prober.snapshot().get('192.0.2.1')).toMatchObject({ up: false, lastError: expect.stringMatching(/no ICMP reply/) });
       await until('three answered probes of 10.114.0.10', () => (prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 3, 5000);
       expect([...prober.down()]).toEqual(['192.0.2.1']);
+      // The node gains a route to it (the gateway answers there): fping's sends succeed again, after a gap in its
+      // sequence numbers, and the gateway comes back without the process being restarted.
+      const [pid] = prober.processes();
+      const up = next(5000);
+      await gw.ip('addr', 'add', '192.0.2.1/24', 'dev', 'eth1');
+      await node.ip('addr', 'add', '192.0.2.2/24', 'dev', 'eth1');
+      await up;
+      expect(changes.at(-1)).toEqual({ gateway: '192.0.2.1', up: true });
+      expect(prober.processes()[0]).toBe(pid);
     } finally {
       prober.stop();
+      await node.ip('addr', 'del', '192.0.2.2/24', 'dev', 'eth1').catch(() => undefined);
+      await gw.ip('addr', 'del', '192.0.2.1/24', 'dev', 'eth1').catch(() => undefined);
     }
   });
 });
