@@ -90,8 +90,9 @@ export class EchoStream {
   private readonly graceMs: number;
 
   constructor(private readonly props: EchoStreamProps) {
-    // fping prints `timed out` at send + timeout; the watchdog steps in only for a target that has gone silent.
-    this.graceMs = Math.max(250, Math.min(props.periodMs, 1000) / 2);
+    // fping prints `timed out` at send + timeout, and the watchdog steps in only for a target gone silent; ping never
+    // prints a timeout, so for ping the watchdog is what sees a loss, right at send + timeout.
+    this.graceMs = props.format === 'fping' ? Math.max(250, Math.min(props.periodMs, 1000) / 2) : 20;
   }
 
   /** The process id while it runs (tests count processes by it). */
@@ -122,11 +123,28 @@ export class EchoStream {
       if (this.stopped) return;
       this.fail(`${cmd} exited (${signal ?? `code ${code}`})${this.stderrTail ? `: ${this.stderrTail}` : ''}`);
     });
-    if (!this.watchdog) {
-      const tick = Math.max(50, Math.min(this.props.periodMs / 2, 1000));
-      this.watchdog = setInterval(() => this.sweep(), tick);
-      this.watchdog.unref();
-    }
+    this.arm();
+  }
+
+  /** The time the next unanswered probe of any target is due. */
+  private nextDue(): number {
+    let due = Number.POSITIVE_INFINITY;
+    for (const t of this.tracks.values()) due = Math.min(due, this.dueOf(t, t.resolved + 1));
+    return due;
+  }
+
+  private dueOf(t: Track, seq: number): number {
+    return t.anchorSentAt + (seq - t.anchorSeq) * this.props.periodMs + this.props.timeoutMs + this.graceMs;
+  }
+
+  /** One timer, set for the next due probe (no polling: at a 30 s period it wakes once per period). */
+  private arm(): void {
+    if (this.stopped) return;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    const due = this.nextDue();
+    if (!Number.isFinite(due)) return;
+    this.watchdog = setTimeout(() => this.sweep(), Math.max(1, due - Date.now() + 1));
+    this.watchdog.unref();
   }
 
   private fail(error: string): void {
@@ -163,6 +181,7 @@ export class EchoStream {
     track.anchorSeq = l.seq;
     track.anchorSentAt = now - (l.ok ? l.rttMs ?? 0 : this.props.timeoutMs);
     if (ok) delete track.why;
+    this.arm();
   }
 
   private emit(target: string, seq: number, ok: boolean, why?: string): void {
@@ -175,18 +194,18 @@ export class EchoStream {
     for (const [target, t] of this.tracks) {
       for (;;) {
         const next = t.resolved + 1;
-        const due = t.anchorSentAt + (next - t.anchorSeq) * this.props.periodMs + this.props.timeoutMs + this.graceMs;
-        if (now < due) break;
+        if (now < this.dueOf(t, next)) break;
         t.resolved = next;
         this.emit(target, next, false, this.failure ?? t.why ?? (this.stderrTail || undefined));
       }
     }
+    this.arm();
   }
 
   /** Ends the process and the timers. */
   stop(): void {
     this.stopped = true;
-    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.watchdog) clearTimeout(this.watchdog);
     if (this.restart) clearTimeout(this.restart);
     this.child?.kill('SIGTERM');
     this.child = undefined;
