@@ -6,7 +6,7 @@ export { Reconciler, type ReconcilerProps } from './reconciler.js';
 export { FileSource, parseRouteFile, parseNodeLabels, type FileSourceProps } from './file-source.js';
 export { LogReporter } from './log-reporter.js';
 export { AddressControlPlane } from './file-control-plane.js';
-export { Prober, pingProbe, type ProbeFn, type ProberProps } from './prober.js';
+export { Prober, PROBER_CANARY, type ProberProps } from './prober.js';
 export { IprouteKernel, type IprouteKernelProps } from './kernel/iproute.js';
 export { diffKernel, type KernelOp, type DesiredKernel } from './kernel/diff.js';
 export type { KernelPort, ApplyReport, KernelOpResult } from './kernel/port.js';

@@ -232,6 +232,7 @@ export class Reconciler {
         config,
       });
       this.lastPlan = p;
+      this.props.metrics?.setRefusals(p);
       // Each problem once when it appears (and again on a full resync), not on every pass.
       const problems = new Map<string, () => void>([
         ...snapshot.problems.map((pr) => [JSON.stringify(['source', pr.subject, pr.message]), () => log.warn('source problem', { subject: pr.subject, problem: pr.message })] as const),

@@ -109,7 +109,7 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: L
   const dests: Cidr[] = [];
   for (const d of r.destinations) {
     const v = destinationVerdict(l, d);
-    if (v.refused) refused.push({ destination: d.text, reason: v.reason });
+    if (v.refused) refused.push({ destination: d.text, reason: v.reason, kind: v.kind });
     else dests.push(d);
   }
   if (badGateways.length) notes.push(badGateways.join('; '));
@@ -343,8 +343,8 @@ export function plan(p: PlanInput): Plan {
   // Probing is bounded: at most probeMaxGateways gateways per node (sorted, so every pass probes the same ones).
   const cap = p.config.probeMaxGateways ?? 64;
   const probed = [...probe].sort();
-  if (probed.length > cap) {
-    const rest = probed.splice(cap);
+  const rest = probed.length > cap ? probed.splice(cap) : [];
+  if (rest.length) {
     problems.push(`${probed.length + rest.length} gateways selected on this node; only the first ${cap} are probed (--probe-max-gateways), the other ${rest.length} are assumed up: ${rest.join(', ')}`);
   }
   const sym = symmetric(p);
@@ -356,6 +356,7 @@ export function plan(p: PlanInput): Plan {
     sysctls: AGENT_SYSCTLS,
     outcomes: outcomes.sort(byName),
     probeGateways: probed,
+    ...(rest.length ? { unprobedGateways: rest } : {}),
     problems,
   };
 }

@@ -39,9 +39,12 @@ export interface Lifelines {
   readonly connected?: readonly ConnectedSubnet[];
 }
 
+/** Which rule refused a destination (the `reason` label of kroute_destinations_refused). */
+export type RefusalKind = 'connected_subnet' | 'protected_address';
+
 /** What happens to one destination of a Route on this node. */
 export type DestinationVerdict =
-  | { readonly refused: true; readonly reason: string }
+  | { readonly refused: true; readonly reason: string; readonly kind: RefusalKind }
   | { readonly refused: false; readonly protectedInside: readonly ProtectedAddress[] };
 
 function add(out: Map<string, ProtectedAddress>, text: string | undefined, why: string, keep = true): void {
@@ -87,12 +90,13 @@ export function destinationVerdict(l: Lifelines, d: Cidr): DestinationVerdict {
     const among = inside.length ? `, among them ${list(inside)}` : '';
     return {
       refused: true,
+      kind: 'connected_subnet',
       reason: `${d.text} is inside the node's directly connected subnet ${subnet.cidr.text}: routing it through a gateway would cut the node off its neighbours there${among}`,
     };
   }
   const host = d.prefixLength === (d.family === 4 ? 32 : 128);
   if (host && inside.length) {
-    return { refused: true, reason: `${d.text} is ${inside[0].why}: it stays on the node's own path` };
+    return { refused: true, kind: 'protected_address', reason: `${d.text} is ${inside[0].why}: it stays on the node's own path` };
   }
   return { refused: false, protectedInside: inside.filter((p) => p.keep && !onLink(l, p.address)) };
 }

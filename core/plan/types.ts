@@ -152,6 +152,8 @@ export interface RouteOutcome {
 export interface RefusedDestination {
   readonly destination: string;
   readonly reason: string;
+  /** Which rule: inside a connected subnet, or exactly a protected address. */
+  readonly kind?: 'connected_subnet' | 'protected_address';
 }
 
 /** The whole desired state, and why. */
@@ -162,6 +164,8 @@ export interface Plan {
   readonly outcomes: readonly RouteOutcome[];
   /** Gateways to probe (selected Routes' gateways, sorted). */
   readonly probeGateways: readonly string[];
+  /** Gateways over --probe-max-gateways: not probed, assumed up (also a problem). */
+  readonly unprobedGateways?: readonly string[];
   /** Forwarding probes: through `gateway` to `target`, steered by `mark` into `table`. */
   readonly forwardProbes: readonly ForwardProbe[];
   /** Node-level problems (no original gateway to keep addresses on, say). */

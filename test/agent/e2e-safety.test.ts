@@ -22,6 +22,16 @@ const GW3 = '10.114.0.3';
 const GW4 = '10.114.0.4';
 const LIFELINES = [CONTROL_PLANE_V4, METADATA_V4, DEST.dnsV4];
 
+const METRICS_PORT = 19182;
+
+/** One sample of the agent's /metrics, read inside the node namespace (where it listens on 127.0.0.1). */
+async function metric(series: string): Promise<number | undefined> {
+  const script = `fetch('http://127.0.0.1:${METRICS_PORT}/metrics').then(async (r) => process.stdout.write(await r.text()), () => process.exit(3))`;
+  const r = await topo.node.exec(process.execPath, ['-e', script], { timeoutMs: 10_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 const statusOf = (route: string, pred: (l: LogLine) => boolean = () => true) => (l: LogLine) => l.msg === 'route status' && l.route === route && pred(l);
 const eventOf = (route: string, reason: string) => (l: LogLine) => l.msg === 'event' && l.route === route && l.reason === reason;
 
@@ -45,7 +55,7 @@ beforeAll(async () => {
   topo.processes.push(apiServer);
   topo.processes.push(await startEcho(topo.metadata, [METADATA_V4], 80));
   dir = routesDir(topo);
-  agent = startAgent(topo, dir, { args: ['--control-plane-addresses', CONTROL_PLANE_V4, '--override-confirm-seconds', '3'] });
+  agent = startAgent(topo, dir, { args: ['--control-plane-addresses', CONTROL_PLANE_V4, '--override-confirm-seconds', '3', '--metrics-port', String(METRICS_PORT)] });
   await agent.waitForLog((l) => l.msg === 'applied', 15_000, 'the first apply');
 }, 60_000);
 
@@ -62,6 +72,8 @@ describe('issue 12 on a real kernel (agent process, root, network namespaces)', 
     writeRoutes(dir, 'a.yaml', routeYaml('disguised', ['0.0.0.0/1', '128.0.0.0/1'], [GW3]));
     await until('the pair via .3', 10_000, async () => ((await routeGet(topo.node, DEST.otherV4)).includes(`via ${GW3} dev eth1`) ? true : undefined));
     await expectLifelines();
+    // /metrics: the API server, DNS and metadata are kept on the node's own path inside the pair.
+    await until('kept addresses in /metrics', 10_000, async () => ((await metric('kroute_protected_addresses_kept') ?? 0) >= 3 ? true : undefined));
     expect(await flows(topo.node, 'tcp', DEST.otherV4, 2)).toEqual([topo.gateways[0].uplinkV4, topo.gateways[0].uplinkV4]);
     const ev = await agent.waitForLog(eventOf('disguised', 'OverrideApplied'), 10_000, 'OverrideApplied');
     expect(ev.message).toMatch(/confirmed/);
@@ -114,6 +126,16 @@ describe('issue 12 on a real kernel (agent process, root, network namespaces)', 
     expect(await routeGet(topo.node, NODE.publicGatewayV4)).toMatch(/^203\.0\.113\.1 dev eth0/);
     expect((await pingOnce(topo.node, GW4)).code).toBe(0);
     expect((await pingOnce(topo.node, NODE.publicGatewayV4)).code).toBe(0);
+    // And /metrics counts the refusals per reason.
+    const refused = async () => ({
+      protectedAddress: await metric('kroute_destinations_refused{reason="protected_address"}'),
+      connectedSubnet: await metric('kroute_destinations_refused{reason="connected_subnet"}'),
+      protectedDestination: await metric('kroute_routes_refused{reason="ProtectedDestination"}'),
+      invalid: await metric('kroute_routes_refused{reason="InvalidRoute"}'),
+    });
+    const want = { protectedAddress: 2, connectedSubnet: 2, protectedDestination: 4, invalid: 1 };
+    await until('/metrics counts the refusals', 10_000, async () => (JSON.stringify(await refused()) === JSON.stringify(want) ? true : undefined)).catch(() => undefined);
+    expect(await refused()).toEqual(want);
   });
 
   it('case 3: a Route covering the API server and DNS does not defeat an override: both kept, override confirmed, nobody blamed', async () => {

@@ -1,9 +1,10 @@
 /**
- * The prober with real `ping` in network namespaces (needs root, iproute2 and iputils-ping): a gateway whose link goes
- * down leaves after `fall` failed rounds and comes back after `rise` answered ones.
+ * The prober with real `fping` and `ping` in network namespaces (needs root, iproute2, fping and iputils-ping): a
+ * gateway whose link goes down leaves after `fall` lost probes and comes back after `rise` answered ones; a gateway
+ * the node has no route to (every send refused, so fping prints nothing about it) goes down all the same.
  */
 import { FORWARD_PROBE } from '../../core/plan/index.js';
-import { Prober, pingProbe } from '../../agent/prober.js';
+import { Prober } from '../../agent/prober.js';
 import { silentLogger } from '../../agent/log.js';
 import { useLab } from '../lab/jest.js';
 import type { Netns } from '../net/netns.js';
@@ -14,7 +15,7 @@ function watchedProber(node: Netns) {
   let notify = () => undefined as void;
   const prober = new Prober({
     intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
-    probe: pingProbe(['ip', 'netns', 'exec', node.name]),
+    wrap: ['ip', 'netns', 'exec', node.name],
     onChange: (_down, changed) => {
       changes.push(...changed);
       notify();
@@ -30,7 +31,16 @@ function watchedProber(node: Netns) {
   return { prober, changes, next };
 }
 
-describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
+/** Waits for `check` to hold, polling, up to `ms`. */
+async function until(what: string, check: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('prober (needs root, iproute2, fping, ping; in network namespaces)', () => {
   const lab = useLab({
     name: 'a node, one gateway, and a target beyond it',
     namespaces: {
@@ -87,10 +97,11 @@ describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
     prober.setTargets([{ gateway: '10.114.0.10', forward: { target: '198.18.0.2', mark: FORWARD_PROBE.markBase } }]);
     try {
       prober.start();
-      // Several answered rounds first: the gateway forwards, so it stays up.
-      await prober.round();
-      await prober.round();
+      // Several answered probes of both kinds first: the gateway forwards, so it stays up.
+      await until('three answered probes of 10.114.0.10 and through it', () => (prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 3, 5000);
       expect(changes).toEqual([]);
+      // One fping for the gateway, one ping for the forwarding probe through it.
+      expect(prober.processes()).toHaveLength(2);
       const down = next(5000);
       await gw.sysctl('net.ipv4.ip_forward', '0');
       await down;
@@ -102,6 +113,34 @@ describe('prober (needs root, iproute2, ping; in network namespaces)', () => {
       expect(changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: true });
     } finally {
       prober.stop();
+    }
+  });
+
+  it('takes out a gateway the node has no route to (fping prints nothing for a refused send) and keeps the others', async () => {
+    const { prober, changes, next } = watchedProber(node);
+    // 192.0.2.1 is on no network of the node: every sendto fails with ENETUNREACH and fping stays silent about it.
+    prober.setTargets(['10.114.0.10', '192.0.2.1']);
+    try {
+      const down = next(5000);
+      prober.start();
+      await down;
+      expect(changes).toEqual([{ gateway: '192.0.2.1', up: false }]);
+      expect(prober.snapshot().get('192.0.2.1')).toMatchObject({ up: false, lastError: expect.stringMatching(/no ICMP reply/) });
+      await until('three answered probes of 10.114.0.10', () => (prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 3, 5000);
+      expect([...prober.down()]).toEqual(['192.0.2.1']);
+      // The node gains a route to it (the gateway answers there): fping's sends succeed again, after a gap in its
+      // sequence numbers, and the gateway comes back without the process being restarted.
+      const [pid] = prober.processes();
+      const up = next(5000);
+      await gw.ip('addr', 'add', '192.0.2.1/24', 'dev', 'eth1');
+      await node.ip('addr', 'add', '192.0.2.2/24', 'dev', 'eth1');
+      await up;
+      expect(changes.at(-1)).toEqual({ gateway: '192.0.2.1', up: true });
+      expect(prober.processes()[0]).toBe(pid);
+    } finally {
+      prober.stop();
+      await node.ip('addr', 'del', '192.0.2.2/24', 'dev', 'eth1').catch(() => undefined);
+      await gw.ip('addr', 'del', '192.0.2.1/24', 'dev', 'eth1').catch(() => undefined);
     }
   });
 });

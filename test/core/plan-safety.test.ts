@@ -63,16 +63,16 @@ describe('case 1: a destination set covering 0.0.0.0/0 or ::/0 is an override, w
 
 describe('case 2: the control plane, metadata and neighbours cannot be routed away', () => {
   it.each([
-    { dst: '169.254.169.254/32', says: '169.254.169.254/32 is the metadata service' },
-    { dst: '198.18.0.10/32', says: '198.18.0.10/32 is a control-plane endpoint (API server)' },
-    { dst: '192.0.2.53/32', says: '192.0.2.53/32 is a DNS server of the node' },
-    { dst: '10.114.0.0/24', says: `10.114.0.0/24 is inside the node's directly connected subnet 10.114.0.0/20: routing it through a gateway would cut the node off its neighbours there, among them ${GW3} (a gateway this node uses (Route r))` },
-    { dst: '10.114.0.0/20', says: "inside the node's directly connected subnet 10.114.0.0/20" },
-    { dst: '203.0.113.0/25', says: "203.0.113.0/25 is inside the node's directly connected subnet 203.0.113.0/24: routing it through a gateway would cut the node off its neighbours there, among them 203.0.113.1 (the node's own default gateway)" },
-  ])('refuses $dst, naming the address and why', ({ dst, says }) => {
+    { dst: '169.254.169.254/32', kind: 'protected_address', says: '169.254.169.254/32 is the metadata service' },
+    { dst: '198.18.0.10/32', kind: 'protected_address', says: '198.18.0.10/32 is a control-plane endpoint (API server)' },
+    { dst: '192.0.2.53/32', kind: 'protected_address', says: '192.0.2.53/32 is a DNS server of the node' },
+    { dst: '10.114.0.0/24', kind: 'connected_subnet', says: `10.114.0.0/24 is inside the node's directly connected subnet 10.114.0.0/20: routing it through a gateway would cut the node off its neighbours there, among them ${GW3} (a gateway this node uses (Route r))` },
+    { dst: '10.114.0.0/20', kind: 'connected_subnet', says: "inside the node's directly connected subnet 10.114.0.0/20" },
+    { dst: '203.0.113.0/25', kind: 'connected_subnet', says: "203.0.113.0/25 is inside the node's directly connected subnet 203.0.113.0/24: routing it through a gateway would cut the node off its neighbours there, among them 203.0.113.1 (the node's own default gateway)" },
+  ])('refuses $dst, naming the address and why ($kind)', ({ dst, kind, says }) => {
     const p = plan(input([route('r', { destinations: [dst], gateways: [GW3] })]));
     expect(main(p.routes)).toEqual({});
-    expect(p.outcomes[0]).toMatchObject({ state: 'Failed', reason: 'ProtectedDestination', refused: [{ destination: dst, reason: expect.stringContaining(says) }] });
+    expect(p.outcomes[0]).toMatchObject({ state: 'Failed', reason: 'ProtectedDestination', refused: [{ destination: dst, kind, reason: expect.stringContaining(says) }] });
     expect(p.outcomes[0].message).toContain(says);
   });
 
@@ -154,6 +154,7 @@ describe('case 6: probing is bounded per node', () => {
     const routes = Array.from({ length: 5 }, (_, i) => route(`r${i}`, { destinations: [`10.${70 + i}.0.0/16`], gateways: [`10.114.1.${i + 1}`] }));
     const p = plan(input(routes, { config: { ...CONFIG, probeMaxGateways: 3 } }));
     expect(p.probeGateways).toEqual(['10.114.1.1', '10.114.1.2', '10.114.1.3']);
+    expect(p.unprobedGateways).toEqual(['10.114.1.4', '10.114.1.5']);
     expect(p.problems).toEqual(['5 gateways selected on this node; only the first 3 are probed (--probe-max-gateways), the other 2 are assumed up: 10.114.1.4, 10.114.1.5']);
     expect(Object.keys(main(p.routes))).toHaveLength(5);
     expect(plan(input(routes)).problems).toEqual([]);

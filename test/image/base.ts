@@ -27,7 +27,7 @@ export interface BaseImage {
 }
 
 /** Bumped whenever the recipe below changes in a way the package list does not show. */
-const RECIPE_VERSION = '4';
+const RECIPE_VERSION = '5';
 const SUITE = 'bookworm';
 const LABEL = 'io.kroute.base.inputs';
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -53,10 +53,11 @@ export const BASE_PACKAGES: readonly string[] = [
   'iputils-ping', // ping
   'libidn2-0', // ping
   'libunistring2', // ping (via libidn2)
+  'fping', // the prober: one long-lived fping for every gateway (links libc only)
 ];
 
 /** Executables kept in the `debs` rootfs; every other file in a bin directory goes. */
-const KEEP_EXECUTABLES = new Set(['bin/ip', 'sbin/ip', 'bin/ping', 'bin/ping4', 'bin/ping6']);
+const KEEP_EXECUTABLES = new Set(['bin/ip', 'sbin/ip', 'bin/ping', 'bin/ping4', 'bin/ping6', 'usr/bin/fping']);
 const BIN_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin'];
 /** Never read at run time: documentation (the copyright files stay: they are the licences), locales, iconv modules. */
 const PRUNE = ['usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/locale', 'usr/share/bug',
@@ -116,7 +117,7 @@ async function unpackDebs(root: string, work: string): Promise<void> {
   await writeFile(join(root, 'etc/ld.so.conf'), 'include /etc/ld.so.conf.d/*.conf\n');
   for (const d of ['tmp', 'root', 'proc', 'sys', 'dev', 'run']) await mkdir(join(root, d), { recursive: true });
   await chmod(join(root, 'tmp'), 0o1777);
-  // No dpkg postinst ran, so ping has neither file capabilities nor setuid: root with NET_RAW opens a raw socket.
+  // No dpkg postinst ran, so ping and fping have neither file capabilities nor setuid: root with NET_RAW opens a raw socket.
   await mustRun('ldconfig', ['-r', root]);
 }
 

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     `time: ${built.seconds.toFixed(1)} s (${Object.entries(built.phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
     `image size: ${mb(built.sizeBytes)} (node_modules ${mb(built.nodeModulesBytes)})`,
     ...(built.ociArchive ? [`compressed (OCI archive, gzip layers): ${mb(built.ociArchive.bytes)}  ${built.ociArchive.path}`] : []),
+    ...(built.ociArchive ? [`digest: ${built.ociArchive.digest} (dist/image/kroute-agent.digest; pin it: helm --set image.digest=$(cat dist/image/kroute-agent.digest), cdk8s/Pulumi image: { digest })`] : []),
     ...(built.dockerArchive ? [`docker archive: ${mb(built.dockerArchive.bytes)}  ${built.dockerArchive.path}`] : []),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

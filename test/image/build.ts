@@ -52,8 +52,12 @@ export interface BuiltImage {
   readonly sizeBytes: number;
   readonly nodeModulesBytes: number;
   readonly contextDir: string;
-  /** OCI archive (gzip layers): what a registry would store, about what a node pulls. */
-  readonly ociArchive?: { readonly path: string; readonly bytes: number };
+  /**
+   * OCI archive (gzip layers): what a registry would store, about what a node pulls. `digest` is its manifest's
+   * (`sha256:…`, also written to dist/image/kroute-agent.digest): the image by digest once the archive is imported
+   * (containerd's CRI lists it as `<repository>@<digest>`), for `image.digest` (docs/image.md).
+   */
+  readonly ociArchive?: { readonly path: string; readonly bytes: number; readonly digest: string };
   /** docker-archive (uncompressed layers), for `docker load` and `kind load image-archive`. */
   readonly dockerArchive?: { readonly path: string; readonly bytes: number };
 }
@@ -167,7 +171,7 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
   return { ...measured, rebuilt, sizeBytes, ...archives, phases, seconds: (Date.now() - started) / 1000 };
 }
 
-async function saveArchives(
+export async function saveArchives(
   podman: Podman,
   repo: string,
   tag: string,
@@ -178,6 +182,8 @@ async function saveArchives(
   const oci = join(dir, 'kroute-agent.oci.tar');
   const docker = join(dir, 'kroute-agent.docker.tar');
   const stamp = join(dir, 'archives.inputs');
+  const digestFile = join(dir, 'kroute-agent.digest');
+  await mkdir(dir, { recursive: true });
   const fresh =
     (await exists(oci)) && (await exists(docker)) && (await readFile(stamp, 'utf8').catch(() => '')) === `${tag} ${inputsHash}\n`;
   if (!fresh) {
@@ -189,5 +195,17 @@ async function saveArchives(
     }
     await writeFile(stamp, `${tag} ${inputsHash}\n`);
   }
-  return { ociArchive: { path: oci, bytes: await fileBytes(oci) }, dockerArchive: { path: docker, bytes: await fileBytes(docker) } };
+  const digest = await ociManifestDigest(oci);
+  await writeFile(digestFile, `${digest}\n`);
+  return { ociArchive: { path: oci, bytes: await fileBytes(oci), digest }, dockerArchive: { path: docker, bytes: await fileBytes(docker) } };
+}
+
+/** The digest of the one image manifest an OCI archive's index.json names (`sha256:…`). */
+export async function ociManifestDigest(archive: string): Promise<string> {
+  const index = JSON.parse(await mustRun('tar', ['-xOf', archive, 'index.json'])) as { manifests?: { digest?: string; mediaType?: string }[] };
+  const digests = (index.manifests ?? []).map((m) => m.digest ?? '');
+  if (digests.length !== 1 || !/^sha256:[a-f0-9]{64}$/.test(digests[0])) {
+    throw new Error(`${archive}: index.json names ${digests.length} manifests (${digests.join(', ')}); expected one sha256 digest`);
+  }
+  return digests[0];
 }

@@ -27,9 +27,9 @@ export const AGENT_NEEDS: readonly CapabilityNeed[] = [
   },
   {
     capability: 'NET_RAW',
-    usedFor: 'probing gateways with ping (a raw ICMP socket)',
-    probe: ['/bin/ping', '-c', '1', '-W', '1', '127.0.0.1'],
-    refusal: /ping: socket: Operation not permitted|ping.*(EPERM|Operation not permitted)/i,
+    usedFor: 'probing gateways with fping (a raw ICMP socket)',
+    probe: ['/usr/bin/fping', '-c', '1', '-t', '1000', '127.0.0.1'],
+    refusal: /fping: can't create socket|no raw ICMP socket|ping: socket: Operation not permitted|ping.*(EPERM|Operation not permitted)/i,
   },
 ];
 

@@ -3,7 +3,8 @@
  * own security context: every podman flag is derived from the synthesized DaemonSet (run-flags.ts), none written by
  * hand. Needs root, podman and runc (`apt-get install -y --no-install-recommends podman runc`): a missing tool fails.
  */
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -11,7 +12,7 @@ import { agentDaemonSet, AGENT_CAPABILITIES, resolveAgentManifestOptions } from 
 import type { Manifest } from '../../core/manifest.js';
 import { routeObject } from '../../core/route.js';
 import { AgentContainer } from './agent-container.js';
-import { buildImage, type BuiltImage } from './build.js';
+import { buildImage, saveArchives, type BuiltImage } from './build.js';
 import { describeMissing, missingCapabilities } from './capabilities.js';
 import { changedKeys, gatewaysOf, netSysctls, ruleAt, tableDefault } from './kernel-state.js';
 import { GATEWAY_ADDRESSES, startNodeLab, type NodeLab } from './node-lab.js';
@@ -89,7 +90,7 @@ describe('agent image (needs root, podman and runc)', () => {
       : await buildImage({ save: false, tag: 'localhost/kroute-agent:test' });
   }, 900_000);
 
-  it('ships Node, ip and a ping without file capabilities, runs as the DaemonSet user, and carries OCI labels', async () => {
+  it('ships Node, ip, fping and ping without file capabilities, runs as the DaemonSet user, and carries OCI labels', async () => {
     const inspect = JSON.parse(await podman.must(['image', 'inspect', built.image])) as {
       Config: { User?: string; Labels: Record<string, string>; Entrypoint: string[] };
     }[];
@@ -102,15 +103,36 @@ describe('agent image (needs root, podman and runc)', () => {
     });
     const root = (await podman.must(['image', 'mount', built.image])).trim();
     try {
-      const ping = join(root, 'bin/ping');
-      const caps = await command('getcap', [ping]);
-      expect({ getcap: caps.stdout.trim(), code: caps.code }).toEqual({ getcap: '', code: 0 });
-      expect({ setuid: ((await stat(ping)).mode & 0o4000) !== 0 }).toEqual({ setuid: false });
+      // ping (forwarding probes) and fping (the prober): present, no file capabilities, no setuid.
+      for (const tool of ['bin/ping', 'usr/bin/fping']) {
+        const path = join(root, tool);
+        const caps = await command('getcap', [path]);
+        expect({ tool, getcap: caps.stdout.trim(), code: caps.code }).toEqual({ tool, getcap: '', code: 0 });
+        expect({ tool, setuid: ((await stat(path)).mode & 0o4000) !== 0 }).toEqual({ tool, setuid: false });
+      }
     } finally {
       await podman.run(['image', 'unmount', built.image]);
     }
     expect(built.sizeBytes).toBeLessThan(200 * 1024 * 1024);
   });
+
+  it('saves an OCI archive and reports its manifest digest, which names this image (what image.digest pins)', async () => {
+    const repo = await mkdtemp(join(tmpdir(), 'kroute-image-save-'));
+    try {
+      const saved = await saveArchives(podman, repo, built.image, 'digest-test', () => undefined);
+      const digest = saved.ociArchive?.digest ?? '';
+      expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
+      expect((await readFile(join(repo, 'dist/image/kroute-agent.digest'), 'utf8')).trim()).toBe(digest);
+      // The digest is the manifest's own hash, and that manifest's config is this image's (podman's image id).
+      const archive = saved.ociArchive?.path ?? '';
+      const manifest = (await command('tar', ['-xOf', archive, `blobs/sha256/${digest.slice(7)}`], { timeoutMs: 60_000 })).stdout;
+      expect(`sha256:${createHash('sha256').update(manifest).digest('hex')}`).toBe(digest);
+      const id = (await podman.must(['image', 'inspect', '--format', '{{.Id}}', built.image])).trim();
+      expect((JSON.parse(manifest) as { config: { digest: string } }).config.digest).toBe(`sha256:${id}`);
+    } finally {
+      await rm(repo, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   describe('run as the synthesized DaemonSet runs it, in a node namespace', () => {
     let lab: NodeLab;
