@@ -109,7 +109,7 @@ export const AGENT_OPTIONS = {
   dryRun: bool('dry-run', false, 'Plan and log the changes each pass would make; write nothing (kernel, sysctls, API server).'),
   statusReports: {
     kind: 'enum', flag: 'status-reports', env: envName('status-reports'), default: 'route', values: ['route', 'node'],
-    description: "Where the node reports: node writes its own RouteReport and heartbeat Lease for kroute's controller (docs/status.md); route writes its entry and finalizer into each Route (the older design).",
+    description: "Where the node reports: node writes its own RouteReport and heartbeat Lease for kroute's controller (docs/status.md); route (deprecated: the older design, N² watch events per rollout; kept for clusters without kroute's controller) writes its entry and finalizer into each Route. The DaemonSet passes node.",
   } as EnumOption<StatusReports>,
   leaseNamespace: str('lease-namespace', 'kube-system', 'Namespace of the heartbeat Lease kroute-node-<node> (the agent\'s own; with --status-reports=node).'),
 } as const;

@@ -220,7 +220,14 @@ export function routeReportCrd(opts: { readonly labels?: Readonly<Record<string,
                 status: {
                   type: 'object',
                   properties: {
-                    routes: { type: 'object', maxProperties: REPORT_ENTRIES_MAX, additionalProperties: entry, description: 'One entry per Route this node holds, by Route name.' },
+                    routes: {
+                      type: 'object',
+                      maxProperties: REPORT_ENTRIES_MAX,
+                      additionalProperties: entry,
+                      // One writer (the node's agent): tracked as one field, not one per entry (docs/status.md, "What it costs").
+                      'x-kubernetes-map-type': 'atomic',
+                      description: 'One entry per Route this node holds, by Route name.',
+                    },
                     counts: { type: 'object', properties: { routes: count('entries'), applied: count('Applied entries'), problems: count('Degraded, Failed or Invalid entries') } },
                   },
                 },

@@ -109,6 +109,13 @@ export class RouteController {
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
+  /** Sizes for /metrics. */
+  gauges(): { routes: number; reports: number; liveAgents: number; queued: number } {
+    let live = 0;
+    for (const v of this.wasLive.values()) if (v) live++;
+    return { routes: this.routes.size, reports: this.reports.size, liveAgents: live, queued: this.dirty.size };
+  }
+
   /** What is known of a node now. */
   liveness(nodeName: string): NodeLiveness {
     const exists = this.nodes.has(nodeName);

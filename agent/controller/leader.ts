@@ -45,6 +45,11 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** When the Lease was last renewed by this leader (ms on its clock). */
+  get lastRenewed(): number {
+    return this.lastRenewMs;
+  }
+
   start(): void {
     this.stopped = false;
     void this.tick();

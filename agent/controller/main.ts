@@ -6,9 +6,10 @@
  *   kroute-controller [--kubeconfig FILE] [--namespace kube-system] [--leader-lease NAME] [--identity ID]
  *                     [--health-port 9182] [--log-level info]
  *
+ * The health port serves /healthz, /readyz and /metrics (agent/controller/http.ts).
+ *
  * Exit codes: 0 after SIGTERM/SIGINT, 1 when leadership is lost (the Deployment restarts it), 2 on bad flags.
  */
-import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import type { LogLevel } from '../../core/index.js';
 import { CONTROLLER_HEALTH_PORT, CONTROLLER_LEADER_LEASE } from '../../core/index.js';
@@ -17,6 +18,7 @@ import { systemClock } from '../kube/backoff.js';
 import { jsonLogger } from '../log.js';
 import { clientControllerApi } from './api.js';
 import { RouteController } from './controller.js';
+import { startControllerHttp } from './http.js';
 import { LeaderElector } from './leader.js';
 
 /** The controller's flags. */
@@ -99,9 +101,15 @@ async function main(): Promise<number> {
     },
   });
   const health = f.healthPort
-    ? createServer((req, res) => {
-        res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' }).end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
-      }).listen(f.healthPort)
+    ? await startControllerHttp({
+        port: f.healthPort,
+        state: () => ({
+          leading: elector.isLeader,
+          synced: controller?.synced ?? false,
+          sinceRenewMs: Date.now() - elector.lastRenewed,
+          ...(controller ? { counts: controller.counts, gauges: controller.gauges() } : {}),
+        }),
+      })
     : undefined;
   let stopping = false;
   const stop = (signal: string) => {

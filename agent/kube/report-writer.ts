@@ -37,6 +37,14 @@ export interface NodeReportWriterProps {
   readonly clock: Clock;
   /** Quiet time that gathers changes into one write. @default 100 */
   readonly batchMs?: number;
+  /**
+   * More quiet time per entry the report holds, up to `maxBatchMs`: a write costs the API server in proportion to the
+   * whole report (a one-entry patch of a 1,000-entry report is ~0.3 s of its CPU on the test machine,
+   * test/scale/floor.ts), so a large report is written less often, with more changes in each. @default 0.5
+   */
+  readonly batchMsPerEntry?: number;
+  /** @default 1000 */
+  readonly maxBatchMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
 }
@@ -121,7 +129,14 @@ export class NodeReportWriter implements ReportSink {
     this.timer = this.props.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.props.batchMs ?? 100);
+    }, this.quietMs());
+  }
+
+  /** The quiet time before the next write: longer for a larger report (each write stores and sends all of it). */
+  quietMs(): number {
+    const entries = Math.max(this.desired.size, this.written?.size ?? 0);
+    const base = this.props.batchMs ?? 100;
+    return Math.max(base, Math.min(this.props.maxBatchMs ?? 1000, base + entries * (this.props.batchMsPerEntry ?? 0.5)));
   }
 
   /** Drops entries of Routes that no longer exist (or were recreated): their routes are orphans the kernel prunes. */

@@ -32,6 +32,17 @@ const opts = resolved.value;
 const NODES = ['node-a', 'node-b'] as const;
 const GW = '10.114.0.3';
 const BULK = 1000;
+/** The controller's health port in this run (it runs in the host's network namespace). */
+const CONTROLLER_PORT = 20_000 + Math.floor(Math.random() * 20_000);
+const controllerGet = async (path: string): Promise<{ status: number; body: string }> => {
+  const r = await fetch(`http://127.0.0.1:${CONTROLLER_PORT}${path}`);
+  return { status: r.status, body: await r.text() };
+};
+/** A sample's value in Prometheus text. */
+const sample = (text: string, name: string): number | undefined => {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : undefined;
+};
 
 interface RouteJson {
   metadata: { name: string; finalizers?: string[]; deletionTimestamp?: string };
@@ -94,7 +105,7 @@ d('per-node reports and the controller on a real API server (two agent processes
       await registerNode(cp, n);
       kubeconfigs.set(n, await nodeBoundKubeconfig(cp, opts.name, opts.namespace, n));
     }
-    controller = startController(await cp.kubeconfigFor('kroute-controller', opts.namespace, { local: true }), opts.namespace);
+    controller = startController(await cp.kubeconfigFor('kroute-controller', opts.namespace, { local: true }), opts.namespace, ['--health-port', String(CONTROLLER_PORT)]);
     await controller.waitForLog((l) => l.msg === 'controller started', 60_000, 'start');
     await startNodeAgent(0);
     await startNodeAgent(1);
@@ -143,8 +154,19 @@ d('per-node reports and the controller on a real API server (two agent processes
     expect(one?.status).toMatchObject({ appliedNodes: 2, selectedNodes: 2 });
     const table = await kubectl(['get', 'routereports']);
     expect(table).toMatch(new RegExp(`^node-a\\s+${BULK}\\s+${BULK}\\s+0\\s`, 'm'));
-    const y = parse(await kubectl(['get', 'route', 'bulk-7', '-o', 'yaml'])) as RouteJson;
+    const y = parse(await kubectl(['get', 'route', 'bulk-7', '-o', 'yaml'])) as RouteJson & { metadata: { managedFields?: { manager: string }[] } };
     expect(y.status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Applied', message: 'applied on 2 of 2 nodes' });
+    // Node mode: the agents wrote nothing into the Route (no entry, no finalizer of theirs): only the controller did.
+    const raw = JSON.parse(await kubectl(['get', 'route', 'bulk-7', '--show-managed-fields', '-o', 'json'])) as { metadata: { managedFields?: { manager: string }[] } };
+    expect((raw.metadata.managedFields ?? []).map((m) => m.manager).filter((m) => m.startsWith('kroute-agent'))).toEqual([]);
+    // What an operator scrapes and probes: the leader is ready and counts what it wrote.
+    expect(await controllerGet('/readyz')).toEqual({ status: 200, body: 'ok: leading\n' });
+    expect((await controllerGet('/healthz')).status).toBe(200);
+    const metrics = (await controllerGet('/metrics')).body;
+    expect(sample(metrics, 'kroute_controller_leader')).toBe(1);
+    expect(sample(metrics, 'kroute_controller_finalizers_added_total')).toBeGreaterThanOrEqual(BULK);
+    expect(sample(metrics, 'kroute_controller_routes')).toBe(BULK);
+    expect(sample(metrics, 'kroute_controller_live_agents')).toBe(2);
   }, 900_000);
 
   it('a deletecollection empties both kernels first, then removes every object', async () => {
