@@ -21,6 +21,9 @@ export class ComponentValidationError extends pulumi.ResourceError {
     // of the component. The same error object is what the engine reports (once, on `resource`), so the message
     // stays the component's own.
     Object.defineProperty(this, 'message', { get: () => message, set: () => undefined, enumerable: false, configurable: true });
+    // Bad input, not a crash: no trace. Pulumi honours `hideStack` in programs, but a component provider's host logs
+    // `err.stack` of an unhandled error as it is (a YAML user would read kroute's file paths under the field).
+    Object.defineProperty(this, 'stack', { value: message, writable: true, enumerable: false, configurable: true });
   }
 }
 
