@@ -21,7 +21,43 @@ export class ComponentValidationError extends pulumi.ResourceError {
     // of the component. The same error object is what the engine reports (once, on `resource`), so the message
     // stays the component's own.
     Object.defineProperty(this, 'message', { get: () => message, set: () => undefined, enumerable: false, configurable: true });
+    // Bad input, not a crash: no trace. Pulumi honours `hideStack` in programs, but a component provider's host logs
+    // `err.stack` of an unhandled error as it is (a YAML user would read kroute's file paths under the field).
+    Object.defineProperty(this, 'stack', { value: message, writable: true, enumerable: false, configurable: true });
   }
+}
+
+/** The Outputs whose apply() checks a component's late values, by component (see `lateChecked`). */
+const lateChecks = new WeakMap<pulumi.Resource, Array<pulumi.Output<unknown>>>();
+
+/**
+ * Records `checked`, an Output whose apply() throws a ComponentValidationError for a bad late value, as a check of
+ * `component`, and returns it. The component's `initialize()` awaits it (`awaitLateChecks`), so whatever depends on
+ * the component fails with that same error instead of waiting for a child that is never registered.
+ */
+export function lateChecked<T>(component: pulumi.ComponentResource, checked: pulumi.Output<T>): pulumi.Output<T> {
+  const list = lateChecks.get(component) ?? [];
+  list.push(checked);
+  lateChecks.set(component, list);
+  return checked;
+}
+
+/**
+ * For a component's `initialize()`: resolves once every late check of `component` passed (or, in a preview, is
+ * still unknown), and rejects with the check's own error when one failed.
+ *
+ * Why: a child whose input rejects is never registered, and Pulumi's Node SDK then never settles the child's URN
+ * (pulumi/pulumi#14980). A resource with `dependsOn: [component]` waits for the URNs of the component's children,
+ * after `initialize()`: without this it waits forever, and an inline Automation API `up` never finishes. With it,
+ * that resource fails with the component's error (reported once: it is the same error object), and is not created.
+ */
+export async function awaitLateChecks(component: pulumi.ComponentResource): Promise<void> {
+  // initialize() starts inside super(); the constructor records its checks before this continues.
+  await Promise.resolve();
+  const checks = lateChecks.get(component) ?? [];
+  // `promise()` is the Output's value (undefined while unknown); Pulumi's own registration awaits it the same way,
+  // and the public Output interface has no way to await a value.
+  await Promise.all(checks.map((c) => (c as unknown as { promise(): Promise<unknown> }).promise()));
 }
 
 /** Throws a ComponentValidationError when `errors` is not empty. */

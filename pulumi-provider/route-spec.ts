@@ -7,7 +7,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as k8s from '@pulumi/kubernetes';
 import { fieldError, parseCidr, parseIp, ROUTE_API_VERSION, ROUTE_KIND, type FieldError, type Route } from '../core/index.js';
-import { asComponentError, failOn, knownItems, knownNow } from './errors.js';
+import { asComponentError, failOn, knownItems, knownNow, lateChecked } from './errors.js';
 
 /** Destinations and gateways as the components accept them. */
 export interface RouteLists {
@@ -38,7 +38,7 @@ export interface ResolvedRoute {
 /** The Route, plain when every input is known now, otherwise an Output validated in apply(). */
 export function resolveRoute(
   subject: string,
-  resource: pulumi.Resource,
+  resource: pulumi.ComponentResource,
   lists: RouteLists,
   build: (destinations: string[], gateways: string[]) => Route,
 ): ResolvedRoute {
@@ -52,7 +52,7 @@ export function resolveRoute(
   const route = pulumi
     .all([pulumi.output(lists.destinations), pulumi.output(lists.gateways)])
     .apply(([dd, gg]) => asComponentError(subject, resource, () => build([...dd], [...gg])));
-  return { route };
+  return { route: lateChecked(resource, route) };
 }
 
 /**

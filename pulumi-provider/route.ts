@@ -1,6 +1,7 @@
 /** The `Route` component: one Route custom resource, validated by the core, with Output-valued inputs allowed. */
 import * as pulumi from '@pulumi/pulumi';
 import { canonicalSpec, routeObject, validateRoute, ValidationError } from '../core/index.js';
+import { awaitLateChecks } from './errors.js';
 import { routeResource, resolveRoute } from './route-spec.js';
 import { coreSelector, type NodeSelectorArgs } from './selectors.js';
 
@@ -26,6 +27,12 @@ export class Route extends pulumi.ComponentResource {
   readonly destinations: pulumi.Output<string[]>;
   /** Gateways in canonical form. */
   readonly gateways: pulumi.Output<string[]>;
+
+  /** Waits for the checks of values known only at deployment, so what depends on this fails with their error. */
+  protected override async initialize(): Promise<unknown> {
+    await awaitLateChecks(this);
+    return undefined;
+  }
 
   constructor(name: string, args: RouteArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:Route', name, {}, opts);

@@ -1,7 +1,7 @@
 /** The `StaticEgress` component: the cluster half of static egress, the core's presets as one Route. */
 import * as pulumi from '@pulumi/pulumi';
 import { EgressScope, egressSelector, staticEgressRoute } from '../core/index.js';
-import { failOn } from './errors.js';
+import { awaitLateChecks, failOn } from './errors.js';
 import { routeResource, resolveRoute } from './route-spec.js';
 import { coreSelector, type NodeSelectorArgs } from './selectors.js';
 
@@ -39,6 +39,12 @@ export class StaticEgress extends pulumi.ComponentResource {
   readonly gateways: pulumi.Output<string[]>;
   /** Destinations in canonical form. */
   readonly destinations: pulumi.Output<string[]>;
+
+  /** Waits for the checks of values known only at deployment, so what depends on this fails with their error. */
+  protected override async initialize(): Promise<unknown> {
+    await awaitLateChecks(this);
+    return undefined;
+  }
 
   constructor(name: string, args: StaticEgressArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:StaticEgress', name, {}, opts);

@@ -1,7 +1,7 @@
 /** Checks of the DigitalOcean components' args, done before any resource is created; errors are the core's FieldErrors. */
 import * as pulumi from '@pulumi/pulumi';
 import { cidrsOverlap, fieldError, LIMITS, parseCidr, parseIp, type FieldError } from '../../core/index.js';
-import { ComponentValidationError, knownNow } from '../errors.js';
+import { ComponentValidationError, knownNow, lateChecked } from '../errors.js';
 
 /** Reserved IPs an account may hold by default (https://docs.digitalocean.com/products/networking/reserved-ips/details/limits/). */
 export const DEFAULT_RESERVED_IP_QUOTA = 3;
@@ -62,7 +62,7 @@ export function gatewayCountErrors(field: string, count: number): FieldError[] {
  */
 export function regionChecked(
   subject: string,
-  resource: pulumi.Resource,
+  resource: pulumi.ComponentResource,
   region: string,
   vpcUuid: pulumi.Input<string>,
   vpcRegion: pulumi.Input<string> | undefined,
@@ -73,9 +73,9 @@ export function regionChecked(
   if (now !== undefined) return { errors: now === region ? [] : [mismatch(now)], vpcUuid };
   return {
     errors: [],
-    vpcUuid: pulumi.all([pulumi.output(vpcUuid), pulumi.output(vpcRegion)]).apply(([id, r]) => {
+    vpcUuid: lateChecked(resource, pulumi.all([pulumi.output(vpcUuid), pulumi.output(vpcRegion)]).apply(([id, r]) => {
       if (r !== region) throw new ComponentValidationError(subject, [mismatch(r)], resource);
       return id;
-    }),
+    })),
   };
 }

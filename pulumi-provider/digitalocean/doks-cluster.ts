@@ -7,7 +7,7 @@ import * as digitalocean from '@pulumi/digitalocean';
 import * as k8s from '@pulumi/kubernetes';
 import { fieldError, type FieldError } from '../../core/index.js';
 import type { AgentManifestArgs } from '../agent-args.js';
-import { failOn } from '../errors.js';
+import { awaitLateChecks, failOn } from '../errors.js';
 import { RoutingAgent } from '../routing-agent.js';
 import { overlapErrors, regionChecked, vpcRangeErrors } from './checks.js';
 import { nodePoolInput, type DoksNodePoolArgs } from './node-pool.js';
@@ -71,6 +71,12 @@ export class DoksCluster extends pulumi.ComponentResource {
   readonly kubeconfig: pulumi.Output<string>;
   /** True when DigitalOcean's managed routing agent runs the Routes. */
   readonly managedRoutingAgent: pulumi.Output<boolean>;
+
+  /** Waits for the checks of values known only at deployment, so what depends on this fails with their error. */
+  protected override async initialize(): Promise<unknown> {
+    await awaitLateChecks(this);
+    return undefined;
+  }
 
   constructor(name: string, args: DoksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:DoksCluster', name, {}, opts);

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as digitalocean from '@pulumi/digitalocean';
 import { gatewayCloudConfig } from './gateway-cloud-init.js';
 import { DEFAULT_RESERVED_IP_QUOTA, gatewayCountErrors, intInRange, ipv4ListErrors, regionChecked, vpcRangeErrors } from './checks.js';
-import { failOn } from '../errors.js';
+import { awaitLateChecks, failOn } from '../errors.js';
 import { fieldError, type FieldError } from '../../core/index.js';
 
 /** Args of a GatewayDropletEgress. */
@@ -47,6 +47,12 @@ export class GatewayDropletEgress extends pulumi.ComponentResource {
   readonly egressIps: pulumi.Output<string[]>;
   /** Droplet ids of the gateways. */
   readonly dropletIds: pulumi.Output<number[]>;
+
+  /** Waits for the checks of values known only at deployment, so what depends on this fails with their error. */
+  protected override async initialize(): Promise<unknown> {
+    await awaitLateChecks(this);
+    return undefined;
+  }
 
   constructor(name: string, args: GatewayDropletEgressArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:GatewayDropletEgress', name, {}, opts);

@@ -5,7 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import * as digitalocean from '@pulumi/digitalocean';
 import { NAT_GATEWAY_SIZES, intInRange, ipv4ListErrors, regionChecked } from './checks.js';
-import { failOn } from '../errors.js';
+import { awaitLateChecks, failOn } from '../errors.js';
 
 /** Args of a NatGatewayEgress. */
 export interface NatGatewayEgressArgs {
@@ -35,6 +35,12 @@ export class NatGatewayEgress extends pulumi.ComponentResource {
   readonly egressIps: pulumi.Output<string[]>;
   /** The NAT gateway's id. */
   readonly natGatewayId: pulumi.Output<string>;
+
+  /** Waits for the checks of values known only at deployment, so what depends on this fails with their error. */
+  protected override async initialize(): Promise<unknown> {
+    await awaitLateChecks(this);
+    return undefined;
+  }
 
   constructor(name: string, args: NatGatewayEgressArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kroute:index:NatGatewayEgress', name, {}, opts);

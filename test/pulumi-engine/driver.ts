@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   };
   const onOutput = (s: string): void => {
     stdout += s;
+    process.stderr.write(s); // as it comes: what a killed run (engine.ts) shows of where it stopped
   };
   const started = Date.now();
   const stack = await open(req);

@@ -53,8 +53,12 @@ export interface PulumiEnv extends EnvRef {
   readonly binaries: PulumiBinaries;
   /** A folder holding `pulumi-resource-kroute` (for a YAML project's `plugins.providers[].path`). */
   readonly krouteProviderDir: string;
-  /** Runs one operation in a driver process (./driver.ts) and returns what it reports. */
-  run(req: Omit<DriverRequest, 'env'>): Promise<DriverResult>;
+  /**
+   * Runs one operation in a driver process (./driver.ts) and returns what it reports. A driver still running after
+   * `timeoutMs` (default 8 minutes, under a test's 10) is killed with the CLI it started, and the run fails with
+   * what they printed: a hang reads as a failure that says where it stopped, not as a test timeout.
+   */
+  run(req: Omit<DriverRequest, 'env'>, timeoutMs?: number): Promise<DriverResult>;
   /** Runs the CLI itself (e.g. `stack export`); throws with its stderr on failure. */
   cli(args: readonly string[], cwd?: string): Promise<string>;
   remove(): Promise<void>;
@@ -107,10 +111,11 @@ export async function makePulumiEnv(binaries: PulumiBinaries): Promise<PulumiEnv
       ...ref,
       binaries,
       krouteProviderDir,
-      async run(req) {
+      async run(req, timeoutMs = DRIVER_TIMEOUT_MS) {
         const file = join(dir, `request-${++n}.json`);
         await writeFile(file, JSON.stringify({ ...req, env: ref }));
-        const r = await runProcess(process.execPath, [DRIVER, file], env, dir);
+        const r = await runProcess(process.execPath, [DRIVER, file], env, dir, timeoutMs);
+        if (r.timedOut) throw new Error(`pulumi ${req.op} did not finish in ${timeoutMs / 1000} s (killed):\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-8000)}`);
         const line = r.stdout.split('\n').find((l) => l.startsWith('KROUTE-DRIVER-RESULT '));
         if (!line) throw new Error(`the driver printed no result (exit ${r.code}):\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-4000)}`);
         return JSON.parse(line.slice('KROUTE-DRIVER-RESULT '.length)) as DriverResult;
@@ -124,15 +129,36 @@ export async function makePulumiEnv(binaries: PulumiBinaries): Promise<PulumiEnv
   }
 }
 
-function runProcess(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** How long one driver run may take (a test allows 10 minutes). */
+const DRIVER_TIMEOUT_MS = 8 * 60_000;
+
+/**
+ * Runs a process in its own process group; past `timeoutMs` the group (the driver, the CLI and the plugins it
+ * started) is killed and the result says `timedOut`.
+ */
+function runProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  timeoutMs?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, [...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, [...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: timeoutMs !== undefined });
     let stdout = '';
     let stderr = '';
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      if (p.pid !== undefined) process.kill(-p.pid, 'SIGKILL');
+    }, timeoutMs);
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
   });
 }
 

@@ -21,7 +21,8 @@ export interface ProgramSpec {
   readonly egressGateways: readonly string[];
   /**
    * Adds Route `late-bad` whose gateway is this value, read back from a ConfigMap's data: known only once the
-   * ConfigMap is created, so it is checked in apply(), during `up`. A ConfigMap `behind-late` depends on it.
+   * ConfigMap is created, so it is checked in apply(), during `up`. A ConfigMap `behind-late` depends on it. Both
+   * ConfigMaps have fixed names, so a test can look for them.
    */
   readonly lateGateway?: string;
 }
@@ -46,12 +47,12 @@ export function program(spec: ProgramSpec): () => Promise<Record<string, unknown
       nodePools: ['egress'],
     }, { provider, dependsOn: [agent] });
     if (spec.lateGateway !== undefined) {
-      const source = new k8s.core.v1.ConfigMap('late-source', { metadata: { namespace: 'default' }, data: { gateway: spec.lateGateway } }, { provider });
+      const source = new k8s.core.v1.ConfigMap('late-source', { metadata: { name: 'late-source', namespace: 'default' }, data: { gateway: spec.lateGateway } }, { provider });
       const late = new Route('late-bad', {
         destinations: ['172.30.0.0/16'],
         gateways: [source.data.apply((d) => d['gateway'] ?? '')],
       }, { provider, dependsOn: [agent] });
-      new k8s.core.v1.ConfigMap('behind-late', { metadata: { namespace: 'default' }, data: { after: 'late-bad' } }, { provider, dependsOn: [late] });
+      new k8s.core.v1.ConfigMap('behind-late', { metadata: { name: 'behind-late', namespace: 'default' }, data: { after: 'late-bad' } }, { provider, dependsOn: [late] });
     }
     return {
       objects: agent.objects,

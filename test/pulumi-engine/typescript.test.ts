@@ -147,6 +147,33 @@ d('kroute deployed by Pulumi\'s real engine from TypeScript (inline Automation A
     await until(`the vpn route via ${gw[1]}`, 60_000, async () => ((await kernelRoute('10.20.0.0/16'))?.gateways[0] === gw[1] ? true : undefined), 100);
   }, OP_TIMEOUT_MS);
 
+  it('a gateway that turns out bad at deployment fails the Route component, naming the field; nothing behind it is created', async () => {
+    const r = await run('up', { ...spec, lateGateway: '10.114.0.999' });
+    figures['up (late failure)'] = r.ms;
+    expect(r.ok).toBe(false);
+    const errors = r.diagnostics.filter((x) => x.severity === 'error');
+    // Reported on the component, by field, once; the stack's summary line repeats it.
+    const mine = errors.filter((x) => x.urn?.endsWith('kroute:index:Route::late-bad'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.message).toMatch(/^Route "late-bad" is invalid:\n {2}- spec\.gateways\[0\]: "10\.114\.0\.999" is not an IPv4 or IPv6 address/);
+    expect(errors.filter((x) => !x.urn).map((x) => x.message).join('\n')).toMatch(/Route "late-bad" is invalid/);
+    const text = [r.error ?? '', ...errors.map((x) => x.message)].join('\n');
+    expect(text).not.toMatch(/error serializing property/);
+    const created = r.steps.filter((x) => x.op === 'create').map((x) => x.urn.split('::').pop());
+    expect(created).toContain('late-source'); // independent of the bad Route: Pulumi creates it (a partial update)
+    expect(created).not.toContain('late-bad-route');
+    expect(created).not.toContain('behind-late');
+    expect(await getJson('configmap', 'late-source', '-n', 'default')).toBeDefined();
+    expect(await getJson('route', 'late-bad')).toBeUndefined();
+    expect(await getJson('configmap', 'behind-late', '-n', 'default')).toBeUndefined();
+    // The rest is untouched, and the stack is not left locked: back to the good program, the stray ConfigMap goes.
+    const back = ok(await run('up'));
+    expect(back.changes['same']).toBe(RESOURCES);
+    expect(back.changes['create'] ?? 0).toBe(0);
+    expect(back.changes['delete']).toBeGreaterThanOrEqual(1); // late-source, and the late-bad component if it was recorded
+    expect(await getJson('configmap', 'late-source', '-n', 'default')).toBeUndefined();
+  }, OP_TIMEOUT_MS);
+
   it('refresh finds no drift', async () => {
     const r = ok(await run('refresh'));
     figures['refresh'] = r.ms;

@@ -111,8 +111,8 @@ d('kroute from Pulumi YAML through its component provider, real engine (needs Go
   it('up creates the agent and both Routes through the component provider', async () => {
     const r = ok(await run('up', dir));
     figures['up'] = r.ms;
-    // The stack, two providers (kubernetes, kroute's default), 3 components, CRD + 5 RBAC + DaemonSet, 2 Routes.
-    expect(r.changes['create']).toBeGreaterThanOrEqual(14);
+    // As the TypeScript stack counts (29): the stack, the providers, the 3 components and their Kubernetes objects.
+    expect(r.changes['create']).toBe(29);
     figures['resources'] = r.changes['create'] ?? 0;
     expect((await getJson('daemonset', 'kroute-agent', '-n', 'kube-system'))?.metadata.annotations?.['pulumi.com/skipAwait']).toBe('true');
     expect((await getJson('route', 'vpn'))?.spec).toEqual({ destinations: ['10.20.0.0/16'], gateways: ['10.114.0.3'] });
@@ -143,6 +143,55 @@ d('kroute from Pulumi YAML through its component provider, real engine (needs Go
     const badIp = failedRun(await run('preview', await project('kroute-yaml-bad-ip', { probeIntervalSeconds: 2, vpnGateways: ['10.114.0.999'] })));
     expect(badIp).toMatch(/Route "vpn" is invalid:[\s\S]*spec\.gateways\[0\]: "10\.114\.0\.999" is not an IPv4 or IPv6 address/);
     expect(await getJson('route', 'vpn')).toBeDefined(); // the other stack's Route is untouched
+  }, OP_TIMEOUT_MS);
+
+  it('shows a YAML user a gateway that turns out bad only at deployment: the Route fails by field, nothing behind it is created', async () => {
+    // Its own stack beside the main one: a ConfigMap whose data is the gateway, known once the ConfigMap exists.
+    const late = join(e().dir, 'yaml', 'kroute-yaml-late');
+    await mkdir(late, { recursive: true });
+    const doc = {
+      name: 'kroute-yaml-late',
+      runtime: 'yaml',
+      plugins: { providers: [{ name: 'kroute', path: e().krouteProviderDir }] },
+      resources: {
+        k8s: { type: 'pulumi:providers:kubernetes', properties: { kubeconfig: readFileSync(c().localKubeconfig, 'utf8') }, options: { version: PULUMI_KUBERNETES_VERSION } },
+        'late-source': {
+          type: 'kubernetes:core/v1:ConfigMap',
+          properties: { metadata: { name: 'late-source', namespace: 'default' }, data: { gateway: '10.114.0.999' } },
+          options: { provider: '${k8s}' },
+        },
+        'late-bad': {
+          type: 'kroute:index:Route',
+          properties: { destinations: ['172.30.0.0/16'], gateways: ['${late-source.data.gateway}'] },
+          options: { providers: ['${k8s}'] },
+        },
+        'behind-late': {
+          type: 'kubernetes:core/v1:ConfigMap',
+          properties: { metadata: { name: 'behind-late', namespace: 'default' }, data: { after: 'late-bad' } },
+          options: { provider: '${k8s}', dependsOn: ['${late-bad}'] },
+        },
+      },
+    };
+    await writeFile(join(late, 'Pulumi.yaml'), stringify(doc, { aliasDuplicateObjects: false }));
+    const r = await run('up', late);
+    figures['up (late failure)'] = r.ms;
+    const text = failedRun(r);
+    expect(text).toMatch(/Route "late-bad" is invalid:[\s\S]*spec\.gateways\[0\]: "10\.114\.0\.999" is not an IPv4 or IPv6 address/);
+    expect(text).not.toMatch(/error serializing property/);
+    // Once, naming the component (YAML's host reports it on the stack), with no trace of kroute's files under it.
+    const errors = r.diagnostics.filter((x) => x.severity === 'error');
+    expect(errors.map((x) => x.message)).toEqual([
+      'kroute:index:Route resource \'late-bad\' has a problem: Route "late-bad" is invalid:\n  - spec.gateways[0]: "10.114.0.999" is not an IPv4 or IPv6 address\n',
+    ]);
+    const created = r.steps.filter((x) => x.op === 'create').map((x) => x.urn.split('::').pop());
+    expect(created).toContain('late-source');
+    expect(created).not.toContain('late-bad-route');
+    expect(created).not.toContain('behind-late');
+    expect(await getJson('configmap', 'late-source', '-n', 'default')).toBeDefined();
+    expect(await getJson('route', 'late-bad')).toBeUndefined();
+    expect(await getJson('configmap', 'behind-late', '-n', 'default')).toBeUndefined();
+    ok(await run('destroy', late));
+    expect(await getJson('configmap', 'late-source', '-n', 'default')).toBeUndefined();
   }, OP_TIMEOUT_MS);
 
   it('refresh finds no drift; destroy leaves nothing', async () => {
