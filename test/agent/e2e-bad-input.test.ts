@@ -9,10 +9,12 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildTopology, NODE, until, type Topology } from '../net/topology.js';
+import { NODE, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
 import { ownedRoute, routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess } from './agent-process.js';
 
-let topo: Topology;
+// Built before the tests; the agents started in it stopped and it destroyed after them.
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess | undefined;
 let dir: string;
 
@@ -25,14 +27,8 @@ const BOMB = [
 const HTTP = `const [h, p, path] = process.argv.slice(1); require('http').get({ host: h, port: Number(p), path, timeout: 1000 }, (r) => { console.log(r.statusCode); r.resume(); })
   .on('error', (e) => console.log('fail ' + e.code)).on('timeout', function () { this.destroy(); });`;
 
-beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
+beforeAll(() => {
   dir = routesDir(topo);
-}, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
 });
 
 describe('bad input and closed defaults (agent process, root, network namespaces)', () => {

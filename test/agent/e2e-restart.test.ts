@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
 import { runAgent } from '../lab/agent.js';
+import { routeMonitor, type RouteMonitor } from '../lab/traffic.js';
 import { DEST, flows, until } from '../net/topology.js';
 import { useTopology } from '../net/use-topology.js';
 import { KROUTE_PROTO, ownedRoute, ownedRoutes, routesDir, routeYaml, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
@@ -24,26 +24,8 @@ async function start(): Promise<AgentProcess> {
 }
 
 /** `ip monitor route rule` in the node namespace, with markers to know it has seen everything up to a point. */
-function monitor() {
-  const p = topo.node.spawn('ip', ['monitor', 'route', 'rule']);
-  topo.processes.push(p);
-  const lines: string[] = [];
-  createInterface({ input: p.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
-  let n = 0;
-  return {
-    lines,
-    /** Adds and removes a marker route, and waits until the monitor printed it: everything before is in `lines`. */
-    async mark(): Promise<number> {
-      const dst = `192.0.2.${200 + (n++ % 50)}/32`;
-      await topo.node.ip('route', 'add', dst, 'dev', 'eth1');
-      await topo.node.ip('route', 'del', dst, 'dev', 'eth1');
-      const bare = dst.replace('/32', '');
-      await until(`monitor marker ${dst}`, 5_000, async () => (lines.some((l) => l.startsWith('Deleted ') && l.includes(bare)) ? true : undefined));
-      const idx = lines.length;
-      return idx;
-    },
-    stop: () => p.kill('SIGKILL'),
-  };
+function monitor(): RouteMonitor {
+  return routeMonitor(topo.node, (p) => topo.built.track(p));
 }
 
 beforeAll(() => {

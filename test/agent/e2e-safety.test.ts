@@ -7,12 +7,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  buildTopology, CONTROL_PLANE_V4, DEST, flows, listenTcp, METADATA_V4, NODE, pingOnce, routeGet, startEcho, until, type Topology,
-} from '../net/topology.js';
-import { ownedRoute, ownedRoutes, routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
+import { runAgent } from '../lab/agent.js';
+import { CONTROL_PLANE_V4, DEST, flows, listenTcp, METADATA_V4, NODE, pingOnce, routeGet, startEcho, until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { ownedRoute, ownedRoutes, routesDir, routeYaml, writeRoutes, type AgentProcess, type LogLine } from './agent-process.js';
 
-let topo: Topology;
+// Built before the tests; the agents started in it stopped and it destroyed after them.
+const topo = useTopology({ gateways: 2 });
 let agent: AgentProcess;
 let dir: string;
 let apiServer: ChildProcess | undefined;
@@ -50,19 +51,12 @@ async function clear(): Promise<void> {
 }
 
 beforeAll(async () => {
-  topo = await buildTopology({ gateways: 2 });
   apiServer = await listenTcp(topo.controlPlane, CONTROL_PLANE_V4, 6443);
   topo.processes.push(apiServer);
   topo.processes.push(await startEcho(topo.metadata, [METADATA_V4], 80));
   dir = routesDir(topo);
-  agent = startAgent(topo, dir, { args: ['--control-plane-addresses', CONTROL_PLANE_V4, '--override-confirm-seconds', '3', '--metrics-port', String(METRICS_PORT)] });
-  await agent.waitForLog((l) => l.msg === 'applied', 15_000, 'the first apply');
+  agent = await runAgent(topo.built, { routes: dir, args: ['--control-plane-addresses', CONTROL_PLANE_V4, '--override-confirm-seconds', '3', '--metrics-port', String(METRICS_PORT)] });
 }, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
-});
 
 describe('issue 12 on a real kernel (agent process, root, network namespaces)', () => {
   afterEach(clear, 15_000);

@@ -12,20 +12,16 @@
  */
 import { parse } from 'yaml';
 import { readFile } from 'node:fs/promises';
-import { agentManifests, resolveAgentManifestOptions, routeCrd, routeObject } from '../../core/index.js';
-import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
+import { routeObject } from '../../core/index.js';
+import { ownedRoute, ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { runAgent } from '../lab/agent.js';
 import { run } from '../net/netns.js';
-import { buildTopology, CONTROL_PLANE_V4, setGatewayLink, until, type Topology } from '../net/topology.js';
-import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
+import { CONTROL_PLANE_V4, setGatewayLink, until, type Topology } from '../net/topology.js';
+import { describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerTopology } from './harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agentOpts = resolved.value;
 const NODE_NAME = 'node-a';
 const DST = '172.30.0.0/16';
 /** Probe interval 0.5 s, timeout 0.3 s, fall 2: detection within ~1.3 s; the budget adds the pass and slack for a loaded machine (as e2e-failover). */
@@ -58,18 +54,11 @@ interface Outage {
 }
 
 d('failover while the API server is frozen, blackholed or killed (agent process, real API server; needs Go and root)', () => {
-  let topo: Topology | undefined;
-  let cp: ControlPlane | undefined;
+  // The Node and the agent's objects on the API server; the agent's token bound to a stand-in Pod on the node.
+  const cluster = useApiServerTopology({ gateways: 3, echo: false, crd: true, agentObjects: true, nodes: { [NODE_NAME]: { 'kubernetes.io/hostname': NODE_NAME } } });
   let agent: AgentProcess | undefined;
-  let kubeconfig = '';
-  const t = (): Topology => {
-    if (!topo) throw new Error('the topology was not built');
-    return topo;
-  };
-  const c = (): ControlPlane => {
-    if (!cp) throw new Error('the control plane did not start');
-    return cp;
-  };
+  const t = (): Topology => cluster.topo;
+  const c = (): ControlPlane => cluster.cp;
   const gw = () => t().gateways.map((g) => g.vpcV4);
   const hops = async (): Promise<string> => [...((await ownedRoute(t().node, DST))?.gateways ?? [])].sort().join(',');
   const hopsBecome = async (want: readonly string[], deadlineMs: number, what: string): Promise<number> => {
@@ -89,32 +78,17 @@ d('failover while the API server is frozen, blackholed or killed (agent process,
       return e && [...(e.activeGateways ?? [])].sort().join(',') === [...active].sort().join(',') ? e : undefined;
     }, 200);
   const startKubeAgent = async (): Promise<AgentProcess> => {
-    agent = startAgent(t(), '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--resync-seconds', '5'] });
-    await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
+    agent = await runAgent(t().built, { kubeconfig: cluster.kubeconfigOf(NODE_NAME), args: ['--resync-seconds', '5'], readyMs: 30_000 });
     return agent;
   };
 
+  // The lab stops the agent, then the control plane, and removes the topology after the tests.
   beforeAll(async () => {
-    topo = await buildTopology({ gateways: 3, echo: false });
-    cp = await startControlPlane({ netns: topo.controlPlane, address: CONTROL_PLANE_V4 });
-    await cp.apply([routeCrd()]);
-    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${ROUTE_CRD_NAME}`]);
-    if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
-    await cp.apply(agentManifests(agentOpts).filter((m) => m.kind !== 'DaemonSet'));
-    await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'kubernetes.io/hostname': NODE_NAME } } }]);
-    // Bound to a stand-in Pod on the node, as a DaemonSet Pod's token is (the node-restriction policy needs it).
-    kubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, NODE_NAME);
     await startKubeAgent();
-    await cp.apply([routeObject('outage', { destinations: [DST], gateways: gw() })]);
+    await c().apply([routeObject('outage', { destinations: [DST], gateways: gw() })]);
     await hopsBecome(gw(), 30_000, 'the Route programmed');
     await entryShows(gw(), 30_000);
   }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await agent?.stop().catch(() => undefined);
-    await cp?.stop();
-    await topo?.destroy();
-  });
 
   const outages: Outage[] = [
     {

@@ -6,13 +6,14 @@
 import { dirname } from 'node:path';
 import { describe } from '@jest/globals';
 import { stringify } from 'yaml';
-import { resolveAgentManifestOptions } from '../../core/index.js';
-import type { ControlPlane } from '../cluster/control-plane.js';
+import { agentManifests, reportManifests, resolveAgentManifestOptions, routeCrd, routeReportCrd } from '../../core/index.js';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { requireGoOrSkip } from '../cluster/prereq.js';
 import { useBuilt } from '../lab/jest.js';
 import { buildLab, type Lab } from '../lab/lab.js';
-import { agentKubeconfig, startLabControlPlane } from '../lab/control-plane.js';
+import { agentKubeconfig, standInNode, startLabControlPlane } from '../lab/control-plane.js';
 import type { LabSpec } from '../lab/spec.js';
+import { CONTROL_PLANE_V4, doNodeSpec, topologyOf, type Topology, type TopologyProps } from '../net/topology.js';
 
 export { ROUTE_CRD_NAME } from '../lab/control-plane.js';
 
@@ -71,4 +72,109 @@ export function dryRunApply(cp: ControlPlane, objects: readonly object[]): Retur
  */
 export function boundKubeconfigFor(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
   return agentKubeconfig({ dir: dirname(cp.caFile) }, cp, { name: serviceAccount, namespace }, nodeName, opts);
+}
+
+/** Options of {@link useApiServerTopology}: the topology's, and what goes on its control plane before the tests. */
+export interface ApiServerTopologyProps extends TopologyProps {
+  /** Install the Route CRD and wait until it is Established. @default false */
+  readonly crd?: boolean;
+  /** The agent's synthesized objects (ServiceAccount, RBAC, node-restriction policy), not its DaemonSet. @default false */
+  readonly agentObjects?: boolean;
+  /** Per-node reporting too: the RouteReport CRD and, with `agentObjects`, its objects but the controller's Deployment. */
+  readonly reports?: boolean;
+  /** Stand-in Nodes (Ready, with these labels), each with the agent's kubeconfig bound to a stand-in Pod on it. */
+  readonly nodes?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/** The DigitalOcean-shaped topology with a control plane in its control-plane namespace (198.18.0.10). */
+export interface ApiServerTopology {
+  readonly topo: Topology;
+  /** The lab the topology is built on (onDestroy() for what must stop before the control plane). */
+  readonly lab: Lab;
+  /** The control plane running now. */
+  readonly cp: ControlPlane;
+  /** The agent's kubeconfig on `node` (one of `nodes`): a token bound to its stand-in Pod there. */
+  kubeconfigOf(node: string): string;
+  /** Stops the control plane and starts a fresh, empty one on the same address (nothing of `props` installed). */
+  freshControlPlane(): Promise<ControlPlane>;
+}
+
+class RunningApiServerTopology implements ApiServerTopology {
+  private current: ControlPlane | undefined;
+  private readonly kubeconfigs = new Map<string, string>();
+
+  constructor(readonly topo: Topology) {
+    // Registered first, so stopped last: after the agents started in the topology.
+    topo.built.onDestroy({ stop: () => this.stopControlPlane() });
+  }
+
+  get lab(): Lab {
+    return this.topo.built;
+  }
+
+  get cp(): ControlPlane {
+    if (!this.current) throw new Error('the control plane is not running');
+    return this.current;
+  }
+
+  kubeconfigOf(node: string): string {
+    const k = this.kubeconfigs.get(node);
+    if (!k) throw new Error(`no agent kubeconfig for node ${JSON.stringify(node)} (nodes: ${[...this.kubeconfigs.keys()].join(', ')})`);
+    return k;
+  }
+
+  async freshControlPlane(): Promise<ControlPlane> {
+    await this.stopControlPlane();
+    this.lab.assertOwned(this.topo.controlPlane);
+    this.current = await startControlPlane({ netns: this.topo.controlPlane, address: CONTROL_PLANE_V4 });
+    return this.current;
+  }
+
+  async prepare(props: ApiServerTopologyProps): Promise<void> {
+    const cp = await this.freshControlPlane();
+    const crds = [...(props.crd ? [routeCrd()] : []), ...(props.reports ? [routeReportCrd()] : [])];
+    if (crds.length > 0) {
+      await cp.apply(crds);
+      const names = crds.map((c) => `crd/${c.metadata.name}`);
+      const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+      if (est.code !== 0) throw new Error(`${names.join(', ')} did not become Established: ${est.stderr}`);
+    }
+    if (props.agentObjects) {
+      const objects = [...agentManifests(AGENT_OPTIONS), ...(props.reports ? reportManifests(AGENT_OPTIONS) : [])];
+      await cp.apply(objects.filter((m) => m.kind !== 'DaemonSet' && m.kind !== 'Deployment'));
+    }
+    for (const [node, labels] of Object.entries(props.nodes ?? {})) {
+      await standInNode(cp, node, labels);
+      if (props.agentObjects) this.kubeconfigs.set(node, await agentKubeconfig(this.lab, cp, AGENT_OPTIONS, node));
+    }
+  }
+
+  private async stopControlPlane(): Promise<void> {
+    const cp = this.current;
+    this.current = undefined;
+    await cp?.stop();
+  }
+}
+
+/** Builds the topology and prepares its control plane (see {@link ApiServerTopologyProps}); torn down on failure. */
+export async function startApiServerTopology(props: ApiServerTopologyProps = {}): Promise<ApiServerTopology> {
+  const topo = topologyOf(await buildLab(doNodeSpec(props)), props.gateways ?? 2);
+  try {
+    const t = new RunningApiServerTopology(topo);
+    await t.prepare(props);
+    return t;
+  } catch (e) {
+    await topo.destroy();
+    throw e;
+  }
+}
+
+/**
+ * The shared setup of the end-to-end files on a real API server, in one line:
+ * `const cluster = useApiServerTopology({ gateways: 2, crd: true, agentObjects: true, nodes: { 'node-a': {} } })`
+ * builds the topology and its control plane before the file's tests, stops the agents started in it (startAgent,
+ * runAgent), then the control plane, and destroys it after them; prints it when a test failed.
+ */
+export function useApiServerTopology(props: ApiServerTopologyProps = {}): ApiServerTopology {
+  return useBuilt('the topology and its control plane', () => startApiServerTopology(props), (t) => t.lab, SETUP_TIMEOUT_MS);
 }

@@ -13,22 +13,18 @@
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { eachLimited } from '../../agent/concurrency.js';
-import {
-  agentManifests, REPORT_API_VERSION, REPORT_KIND, reportManifests, resolveAgentManifestOptions, routeCrd, routeObject, routeReportCrd,
-} from '../../core/index.js';
-import { ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
-import { ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from './harness.js';
-import { nodeBoundKubeconfig, registerNode, shareControlPlane, startController, type ControllerProcess } from './report-lab.js';
+import { REPORT_API_VERSION, REPORT_KIND, routeObject } from '../../core/index.js';
+import { ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { runAgent } from '../lab/agent.js';
+import { until, type Topology } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
+import { AGENT_OPTIONS, describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerTopology } from './harness.js';
+import { shareControlPlane, startController, type ControllerProcess } from './report-lab.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const opts = resolved.value;
+const opts = AGENT_OPTIONS;
 const NODES = ['node-a', 'node-b'] as const;
 const GW = '10.114.0.3';
 const BULK = 1000;
@@ -50,15 +46,15 @@ interface RouteJson {
 }
 
 d('per-node reports and the controller on a real API server (two agent processes in node namespaces; needs Go and root)', () => {
+  // node-b's topology first, so that it goes first after the tests (its agent while the API server still runs).
+  const second = useTopology({ gateways: 1, echo: false });
+  // node-a's, with the control plane (both CRDs, the agent's and per-node reporting's objects, both Nodes and tokens).
+  const cluster = useApiServerTopology({ gateways: 1, echo: false, crd: true, reports: true, agentObjects: true, nodes: Object.fromEntries(NODES.map((n) => [n, { 'kubernetes.io/hostname': n }])) });
   const topos: Topology[] = [];
-  let cp: ControlPlane | undefined;
   let controller: ControllerProcess | undefined;
   const agents = new Map<string, AgentProcess>();
   const kubeconfigs = new Map<string, string>();
-  const c = (): ControlPlane => {
-    if (!cp) throw new Error('the control plane did not start');
-    return cp;
-  };
+  const c = (): ControlPlane => cluster.cp;
   const kubectl = async (args: string[], o: { input?: string; kubeconfig?: string; timeoutMs?: number } = {}): Promise<string> => {
     const r = await c().kubectl(args, o);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
@@ -74,11 +70,10 @@ d('per-node reports and the controller on a real API server (two agent processes
     (await ownedRoutes((topos[i] as Topology).node)).filter((r) => r.table === 'main' && r.dst.startsWith(prefix)).length;
   const startNodeAgent = async (i: number): Promise<AgentProcess> => {
     const node = NODES[i] as string;
-    const a = startAgent(topos[i] as Topology, '', {
-      args: ['--routes', '', '--node-name', node, '--kubeconfig', kubeconfigs.get(node) as string, '--status-reports', 'node', '--lease-namespace', opts.namespace],
+    const a = await runAgent((topos[i] as Topology).built, {
+      kubeconfig: kubeconfigs.get(node) as string, args: ['--node-name', node, '--status-reports', 'node', '--lease-namespace', opts.namespace], readyMs: 60_000,
     });
     agents.set(node, a);
-    await a.waitForLog((l) => l.msg === 'applied', 60_000, `${node}'s first apply`);
     return a;
   };
   const applyRoutes = (objs: object[]) => kubectl(['apply', '--server-side', '--field-manager=kroute-test', '-f', '-'], { input: objs.map((o) => JSON.stringify(o)).join('\n'), timeoutMs: 600_000 });
@@ -94,29 +89,15 @@ d('per-node reports and the controller on a real API server (two agent processes
   const ready = (r: RouteJson | undefined, n: number) => r?.status?.appliedNodes === n && r.status.conditions?.some((x) => x.type === 'Ready' && x.status === 'True');
 
   beforeAll(async () => {
-    topos.push(await buildTopology({ gateways: 1, echo: false }));
-    topos.push(await buildTopology({ gateways: 1, echo: false }));
-    cp = await startControlPlane({ netns: (topos[0] as Topology).controlPlane, address: CONTROL_PLANE_V4 });
-    await shareControlPlane(topos[0] as Topology, topos[1] as Topology);
-    await cp.apply([routeCrd(), routeReportCrd()]);
-    for (const crd of [ROUTE_CRD_NAME, 'routereports.kroute.dev']) await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${crd}`]);
-    await cp.apply([...agentManifests(opts), ...reportManifests(opts)].filter((m) => m.kind !== 'DaemonSet' && m.kind !== 'Deployment'));
-    for (const n of NODES) {
-      await registerNode(cp, n);
-      kubeconfigs.set(n, await nodeBoundKubeconfig(cp, opts.name, opts.namespace, n));
-    }
-    controller = startController(await cp.kubeconfigFor('kroute-controller', opts.namespace, { local: true }), opts.namespace, ['--health-port', String(CONTROLLER_PORT)]);
+    topos.push(cluster.topo, second);
+    await shareControlPlane(cluster.topo, second);
+    for (const n of NODES) kubeconfigs.set(n, cluster.kubeconfigOf(n));
+    // Stopped by the lab after the agents, before the control plane.
+    controller = cluster.lab.onDestroy(startController(await c().kubeconfigFor('kroute-controller', opts.namespace, { local: true }), opts.namespace, ['--health-port', String(CONTROLLER_PORT)]));
     await controller.waitForLog((l) => l.msg === 'controller started', 60_000, 'start');
     await startNodeAgent(0);
     await startNodeAgent(1);
   }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    for (const a of agents.values()) await a.stop().catch(() => undefined);
-    await controller?.stop();
-    await cp?.stop();
-    for (const t of topos) await t.destroy();
-  });
 
   it("an agent writes its own node's report and Lease only; a token bound to no node writes neither", async () => {
     const a = kubeconfigs.get('node-a') as string;

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlPlane } from '../cluster/control-plane.js';
-import { writeKubeconfig } from '../cluster/credentials.js';
+import { agentKubeconfig, standInNode } from '../lab/control-plane.js';
 import { CONTROL_PLANE_V4, type Topology } from '../net/topology.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,33 +52,18 @@ export async function shareControlPlane(home: Topology, other: Topology, port = 
   await startForwarder(other.controlPlane.name, ['tcp-to-sock', sock, CONTROL_PLANE_V4, String(port)], other.processes);
 }
 
-/** A Node object with a Ready condition, as a kubelet would write it (there is no kubelet here). */
-export async function registerNode(cp: ControlPlane, name: string, labels: Record<string, string> = {}): Promise<void> {
-  await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/hostname': name, ...labels } } }]);
-  const now = new Date().toISOString();
-  const ready = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } };
-  const p = await cp.kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
-  if (p.code !== 0) throw new Error(p.stderr);
+/** A Node object with a Ready condition, as a kubelet would write it (there is no kubelet here): the lab's stand-in Node. */
+export function registerNode(cp: ControlPlane, name: string, labels: Record<string, string> = {}): Promise<void> {
+  return standInNode(cp, name, { 'kubernetes.io/hostname': name, ...labels });
 }
 
 /**
  * A kubeconfig whose token is bound to a stand-in Pod of `serviceAccount` on `nodeName`, as a DaemonSet Pod's
- * projected token is: the API server adds `authentication.kubernetes.io/node-name` to its user info. No kubelet
- * runs the Pod; it only exists to bind the token.
+ * projected token is (the lab's agentKubeconfig): the API server adds `authentication.kubernetes.io/node-name` to
+ * its user info. No kubelet runs the Pod; it only exists to bind the token.
  */
-export async function nodeBoundKubeconfig(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
-  const pod = `${serviceAccount}-${nodeName}`.slice(0, 63).replace(/[^a-z0-9]$/, 'x');
-  await cp.apply([{
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: pod, namespace },
-    spec: { nodeName, serviceAccountName: serviceAccount, containers: [{ name: 'stand-in', image: 'registry.invalid/stand-in:never-run' }] },
-  }]);
-  const uid = await cp.kubectl(['get', 'pod', '-n', namespace, pod, '-o', 'jsonpath={.metadata.uid}']);
-  if (uid.code !== 0) throw new Error(`reading Pod ${namespace}/${pod}: ${uid.stderr}`);
-  const token = await cp.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=3600s',
-    '--bound-object-kind', 'Pod', '--bound-object-name', pod, '--bound-object-uid', uid.stdout.trim()]);
-  if (token.code !== 0) throw new Error(`minting a Pod-bound token on ${nodeName}: ${token.stderr.trim()}`);
-  const path = join(dirname(cp.caFile), `${namespace}.${serviceAccount}.${nodeName}${opts.local ? '.local' : ''}.bound.kubeconfig`);
-  return writeKubeconfig(path, opts.local ? cp.localServer : cp.server, cp.caFile, `system:serviceaccount:${namespace}:${serviceAccount}`, token.stdout.trim());
+export function nodeBoundKubeconfig(cp: ControlPlane, serviceAccount: string, namespace: string, nodeName: string, opts: { readonly local?: boolean } = {}): Promise<string> {
+  return agentKubeconfig({ dir: dirname(cp.caFile) }, cp, { name: serviceAccount, namespace }, nodeName, opts);
 }
 
 /** The controller as a process (root namespace, through the relay), with its JSON log lines. */

@@ -11,46 +11,33 @@
  * - the token kroute used cannot write; the agent's --dry-run writes neither the kernel nor the API.
  */
 import { stringify } from 'yaml';
-import {
-  agentManifests, cliViewerClusterRole, cliViewerClusterRoleBinding, resolveAgentManifestOptions, routeCrd, routeObject, type RouteSpec,
-} from '../../core/index.js';
+import { cliViewerClusterRole, cliViewerClusterRoleBinding, routeObject, type RouteSpec } from '../../core/index.js';
 import type { NodePlanReport, ProposalNodeReport } from '../../agent/cli/changes.js';
 import type { NodeExplanation, RouteExplanation } from '../../agent/cli/explain.js';
-import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
-import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
+import { ownedRoute, ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { runAgent } from '../lab/agent.js';
+import { until, type Topology } from '../net/topology.js';
+import { describeWithApiServer, SETUP_TIMEOUT_MS, useApiServerTopology } from '../apiserver/harness.js';
 import { capture, kroute, krouteJson, monitor } from './kroute-process.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
-const resolved = resolveAgentManifestOptions();
-if (!resolved.ok) throw new Error('the default agent options do not resolve');
-const agentOpts = resolved.value;
 const POOL = 'doks.digitalocean.com/node-pool';
 const GW = ['10.114.0.3', '10.114.0.4'] as const;
 
 d('kroute plan and explain on a real API server and node kernel (read-only token; needs Go and root)', () => {
-  let topo: Topology | undefined;
-  let cp: ControlPlane | undefined;
+  // node-a (the agent's, its token bound to a stand-in Pod there) and node-b, in two pools.
+  const cluster = useApiServerTopology({ gateways: 2, echo: false, crd: true, agentObjects: true, nodes: { 'node-a': { [POOL]: 'egress' }, 'node-b': { [POOL]: 'worker' } } });
   let agent: AgentProcess | undefined;
-  let agentKubeconfig = '';
   let viewer = '';
-  const t = (): Topology => {
-    if (!topo) throw new Error('the topology was not built');
-    return topo;
-  };
-  const c = (): ControlPlane => {
-    if (!cp) throw new Error('the control plane did not start');
-    return cp;
-  };
+  const t = (): Topology => cluster.topo;
+  const c = (): ControlPlane => cluster.cp;
   const apply = (name: string, spec: RouteSpec): Promise<void> => c().apply([routeObject(name, spec)]);
   const startKubeAgent = async (extra: readonly string[] = []): Promise<AgentProcess> => {
     // DOKS probe timing: a probe lost under load must not change a route while the test compares kernel changes.
-    agent = startAgent(t(), '', { args: ['--routes', '', '--kubeconfig', agentKubeconfig, '--resync-seconds', '2', '--probe-interval-seconds', '30', '--probe-timeout-seconds', '1', '--probe-fall-count', '3', ...extra] });
-    await agent.waitForLog((l) => l.msg === (extra.includes('--dry-run') ? 'dry-run: would change the kernel' : 'applied'), 30_000, 'the first pass');
+    const args = ['--resync-seconds', '2', '--probe-interval-seconds', '30', '--probe-timeout-seconds', '1', '--probe-fall-count', '3', ...extra];
+    agent = await runAgent(t().built, { kubeconfig: cluster.kubeconfigOf('node-a'), args, ready: extra.includes('--dry-run') ? 'dry-run: would change the kernel' : 'applied', readyMs: 30_000 });
     return agent;
   };
   const stopAgent = async () => {
@@ -71,21 +58,12 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
   };
 
   beforeAll(async () => {
-    topo = await buildTopology({ gateways: 2, echo: false });
-    cp = await startControlPlane({ netns: topo.controlPlane, address: CONTROL_PLANE_V4 });
-    await cp.apply([routeCrd()]);
-    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${ROUTE_CRD_NAME}`]);
-    if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
-    await cp.apply(agentManifests(agentOpts).filter((m) => m.kind !== 'DaemonSet'));
+    const cp = c();
     await cp.apply([
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'kroute-viewer', namespace: 'default' } },
       cliViewerClusterRole(),
       cliViewerClusterRoleBinding({ kind: 'ServiceAccount', name: 'kroute-viewer', namespace: 'default' }),
-      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a', labels: { [POOL]: 'egress' } } },
-      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-b', labels: { [POOL]: 'worker' } } },
     ]);
-    // Bound to a stand-in Pod on node-a, as a DaemonSet Pod's token is (the node-restriction policy needs it).
-    agentKubeconfig = await boundKubeconfigFor(cp, agentOpts.name, agentOpts.namespace, 'node-a');
     viewer = await cp.kubeconfigFor('kroute-viewer', 'default');
     await apply('a-egress-only', { destinations: ['172.20.0.0/16'], gateways: [GW[0]], nodeSelector: { nodeSelectorTerms: [{ matchExpressions: [{ key: POOL, operator: 'In', values: ['egress'] }] }] } });
     await apply('b-everywhere', { destinations: ['172.21.0.0/16'], gateways: [...GW] });
@@ -94,12 +72,6 @@ d('kroute plan and explain on a real API server and node kernel (read-only token
     await until('the agent programmed both Routes', 30_000, async () => ((await ownedRoute(t().node, '172.20.0.0/16')) && (await ownedRoute(t().node, '172.21.0.0/16')) ? true : undefined));
     await until('the agent reported Applied', 30_000, async () => ((await statusOf('b-everywhere', 'node-a'))?.state === 'Applied' ? true : undefined), 100);
   }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    await agent?.stop().catch(() => undefined);
-    await cp?.stop();
-    await topo?.destroy();
-  });
 
   it('the token kroute uses can only read: writes are forbidden by its RBAC', async () => {
     for (const verb of ['create', 'patch', 'delete', 'update']) {

@@ -6,28 +6,23 @@
  */
 import type { NodePlanReport } from '../../agent/cli/changes.js';
 import { routesDir, routeYaml, startAgent, writeRoutes, type AgentProcess } from '../agent/agent-process.js';
-import { buildTopology, checkTopologyPrerequisites, until, type Topology } from '../net/topology.js';
+import { until } from '../net/topology.js';
+import { useTopology } from '../net/use-topology.js';
 import { krouteJson, monitor } from './kroute-process.js';
 
 const POOL = 'doks.digitalocean.com/node-pool';
-let topo: Topology;
+// Built before the tests; the agents started in it stopped and it destroyed after them.
+const topo = useTopology({ gateways: 2, echo: false });
 let dir = '';
 let agent: AgentProcess | undefined;
 /** The DOKS probe timing, not the fast one of the agent tests: a probe lost under load must not change a route here. */
 const SLOW_PROBES = ['--probe-interval-seconds', '30', '--probe-timeout-seconds', '1', '--probe-fall-count', '3'];
 
-beforeAll(async () => {
-  await checkTopologyPrerequisites();
-  topo = await buildTopology({ gateways: 2, echo: false });
+beforeAll(() => {
   dir = routesDir(topo);
   const [g0, g1] = topo.gateways;
   writeRoutes(dir, 'a.yaml', routeYaml('ecmp', ['172.30.0.0/16'], [g0.vpcV4, g1.vpcV4]));
   writeRoutes(dir, 'b.yaml', routeYaml('egress-only', ['172.31.0.0/16'], [g0.vpcV4], `  nodeSelector: {nodeSelectorTerms: [{matchExpressions: [{key: ${POOL}, operator: In, values: [egress]}]}]}\n`));
-}, 60_000);
-
-afterAll(async () => {
-  await agent?.stop().catch(() => undefined);
-  await topo?.destroy();
 });
 
 describe('kroute plan --host local on a node in file mode (root, network namespaces)', () => {

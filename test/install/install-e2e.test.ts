@@ -19,16 +19,16 @@ import { INSTALL_NAMESPACE } from '../../core/index.js';
 import { installYaml } from '../../deploy/chart.js';
 import { APPLY_EXAMPLE, synthExample } from '../../examples/cdk8s/main.js';
 import { CHART_DIR, INSTALL_YAML, REPO_ROOT } from '../../deploy/main.js';
-import { ownedRoute, ownedRoutes, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { ownedRoute, ownedRoutes, type AgentProcess } from '../agent/agent-process.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
 import { startHelm, type Helm } from '../cluster/helm.js';
 import { podMonitorCrdYaml } from './podmonitor-crd.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { buildTopology, CONTROL_PLANE_V4, DEST, routeGet, until, type Topology } from '../net/topology.js';
-import { boundKubeconfigFor, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS } from '../apiserver/harness.js';
+import { runAgent } from '../lab/agent.js';
+import { agentKubeconfig, standInNode } from '../lab/control-plane.js';
+import { DEST, routeGet, until, type Topology } from '../net/topology.js';
+import { describeWithApiServer, ROUTE_CRD_NAME, SETUP_TIMEOUT_MS, useApiServerTopology } from '../apiserver/harness.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 const NODE_NAME = 'node-a';
 const AGENT = 'kroute-agent';
@@ -43,19 +43,13 @@ function readmeRoute(): { metadata: { name: string }; spec: { destinations: stri
 }
 
 d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and helm install (needs Go and root)', () => {
-  let topo: Topology | undefined;
-  let cp: ControlPlane | undefined;
+  // A bare control plane: the install under test brings the CRDs, the agent's objects and its namespace.
+  const cluster = useApiServerTopology({ gateways: 2 });
   let agent: AgentProcess | undefined;
   let helm: Helm | undefined;
   const route = readmeRoute();
-  const t = (): Topology => {
-    if (!topo) throw new Error('the topology was not built');
-    return topo;
-  };
-  const c = (): ControlPlane => {
-    if (!cp) throw new Error('the control plane did not start');
-    return cp;
-  };
+  const t = (): Topology => cluster.topo;
+  const c = (): ControlPlane => cluster.cp;
   const kubectl = async (...args: string[]): Promise<string> => {
     const r = await c().kubectl(args);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} (${r.code}): ${r.stderr.trim()}`);
@@ -68,23 +62,16 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     return r.stdout;
   };
   const freshControlPlane = async (): Promise<void> => {
-    await cp?.stop();
-    cp = undefined;
-    cp = await startControlPlane({ netns: t().controlPlane, address: CONTROL_PLANE_V4 });
+    await cluster.freshControlPlane();
   };
   /** The Node a kubelet would register (no kubelet here), in the README Route's node pool, Ready. */
-  const registerNode = async (): Promise<void> => {
-    await c().apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'doks.digitalocean.com/node-pool': 'worker-pool', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } } }]);
-    const now = new Date().toISOString();
-    await kubectl('patch', 'node', NODE_NAME, '--subresource=status', '--type=merge', '-p',
-      JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } }));
-  };
+  const registerNode = (): Promise<void> =>
+    standInNode(c(), NODE_NAME, { 'doks.digitalocean.com/node-pool': 'worker-pool', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' });
   /** The agent as the DaemonSet would run it on node-a: the ServiceAccount and RBAC the install created. */
   const startInstalledAgent = async (): Promise<AgentProcess> => {
     // Bound to a stand-in Pod on the node, as a DaemonSet Pod's token is: the install's node-restriction policy needs it.
-    const kubeconfig = await boundKubeconfigFor(c(), AGENT, INSTALL_NAMESPACE, NODE_NAME);
-    agent = startAgent(t(), '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--resync-seconds', '2'] });
-    await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
+    const kubeconfig = await agentKubeconfig(t().built, c(), { name: AGENT, namespace: INSTALL_NAMESPACE }, NODE_NAME);
+    agent = await runAgent(t().built, { kubeconfig, args: ['--resync-seconds', '2'], readyMs: 30_000 });
     return agent;
   };
   const stopAgent = async (): Promise<void> => {
@@ -127,17 +114,10 @@ d('installing without cdk8s or Pulumi: kubectl apply -f dist/install.yaml and he
     // What `npm run manifests` writes (the chart is the committed copy, checked by manifests.test.ts).
     await mkdir(dirname(INSTALL_YAML), { recursive: true });
     await writeFile(INSTALL_YAML, installYaml());
-    topo = await buildTopology({ gateways: 2 });
     helm = await startHelm();
-    await freshControlPlane();
   }, SETUP_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await agent?.stop().catch(() => undefined);
-    await cp?.stop();
-    await helm?.cleanup();
-    await topo?.destroy();
-  });
+  afterAll(() => helm?.cleanup());
 
   it('kubectl apply -f dist/install.yaml installs on a fresh API server in one go; kubectl explain shows every field', async () => {
     const r = await c().kubectl(['apply', '-f', INSTALL_YAML]);

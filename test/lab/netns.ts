@@ -124,7 +124,15 @@ export async function sweepCrashedRuns(): Promise<string[]> {
   for (const file of readdirSync(MARKER_DIR)) {
     const prefix = file.replace(/\.pid$/, '');
     if (!file.endsWith('.pid') || !PREFIX_RE.test(prefix)) continue;
-    const pid = Number(readFileSync(join(MARKER_DIR, file), 'utf8').trim());
+    // Another run sweeping at the same time may have removed the marker since the folder was read: its run is gone.
+    let text: string;
+    try {
+      text = readFileSync(join(MARKER_DIR, file), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const pid = Number(text.trim());
     if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
     for (const n of names.filter((x) => x.startsWith(`${prefix}-`))) {
       await removeNamespace(n);

@@ -10,15 +10,13 @@ import {
   agentManifests, labelsSelector, resolveAgentManifestOptions, routeObject, staticEgressRoute, withAwaitRollout, EgressScope,
 } from '../../core/index.js';
 import { ownedRoute, startAgent, type AgentProcess } from '../agent/agent-process.js';
-import { boundKubeconfigFor } from '../apiserver/harness.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
+import { boundKubeconfigFor, describeWithApiServer, useApiServerTopology } from '../apiserver/harness.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
+import { until, type Topology } from '../net/topology.js';
 import { ensurePulumi, makePulumiEnv, PULUMI_KUBERNETES_VERSION, type DriverResult, type PulumiEnv } from './engine.js';
 import type { ProgramSpec } from './program.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 /** The Pulumi binaries take about 35 minutes to build cold on 2 loaded cores (docs/benchmarks.md). */
 const SETUP_TIMEOUT_MS = 60 * 60_000;
@@ -35,14 +33,14 @@ interface Live {
 }
 
 d('kroute deployed by Pulumi\'s real engine from TypeScript (inline Automation API; needs Go and root)', () => {
-  let topo: Topology | undefined;
-  let cp: ControlPlane | undefined;
+  // No kubelet: the Node object and its Ready condition are written as a kubelet would. Up brings the rest.
+  const cluster = useApiServerTopology({ gateways: 2, nodes: { [NODE_NAME]: { [POOL_LABEL]: 'egress', 'kroute.io/vpn': 'true', 'kubernetes.io/hostname': NODE_NAME } } });
   let env: PulumiEnv | undefined;
   let agent: AgentProcess | undefined;
   let spec: ProgramSpec;
   const figures: Record<string, number> = {};
-  const t = (): Topology => topo ?? fail('the topology was not built');
-  const c = (): ControlPlane => cp ?? fail('the control plane did not start');
+  const t = (): Topology => cluster.topo;
+  const c = (): ControlPlane => cluster.cp;
   const e = (): PulumiEnv => env ?? fail('the Pulumi environment was not made');
   function fail(m: string): never {
     throw new Error(m);
@@ -69,23 +67,14 @@ d('kroute deployed by Pulumi\'s real engine from TypeScript (inline Automation A
   beforeAll(async () => {
     const log = (l: string) => console.log(`[pulumi-engine] ${l}`);
     const binaries = await ensurePulumi({ log });
-    topo = await buildTopology({ gateways: 2 });
     gw = [t().gateways[0]?.vpcV4 ?? fail('no gateway 0'), t().gateways[1]?.vpcV4 ?? fail('no gateway 1')];
-    cp = await startControlPlane({ netns: t().controlPlane, address: CONTROL_PLANE_V4 });
-    // No kubelet: the Node object and its Ready condition are written as a kubelet would.
-    await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { [POOL_LABEL]: 'egress', 'kroute.io/vpn': 'true', 'kubernetes.io/hostname': NODE_NAME } } }]);
-    const now = new Date().toISOString();
-    const ready = { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'test', lastHeartbeatTime: now, lastTransitionTime: now }] } };
-    const p = await cp.kubectl(['patch', 'node', NODE_NAME, '--subresource=status', '--type=merge', '-p', JSON.stringify(ready)]);
-    if (p.code !== 0) throw new Error(p.stderr);
     env = await makePulumiEnv(binaries);
-    spec = { kubeconfig: cp.localKubeconfig, providerVersion: PULUMI_KUBERNETES_VERSION, probeIntervalSeconds: 2, vpnGateways: [gw[0]], egressGateways: [...gw] };
+    spec = { kubeconfig: c().localKubeconfig, providerVersion: PULUMI_KUBERNETES_VERSION, probeIntervalSeconds: 2, vpnGateways: [gw[0]], egressGateways: [...gw] };
   }, SETUP_TIMEOUT_MS);
 
+  // The lab has stopped the agent (a no-op here then) and the control plane, and removed the topology.
   afterAll(async () => {
-    await agent?.stop().catch(() => undefined);
-    await cp?.stop();
-    await topo?.destroy();
+    await agent?.stop();
     await env?.remove();
     if (Object.keys(figures).length) console.log(`[pulumi-engine] figures (ms): ${JSON.stringify(figures)}`);
   });

@@ -11,13 +11,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { staticEgressRoute, EgressScope } from '../../core/index.js';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
-import { requireGoOrSkip } from '../cluster/prereq.js';
-import { NetnsLab } from '../net/netns.js';
+import { describeWithApiServer, useApiServerLab } from '../apiserver/harness.js';
+import type { ControlPlane } from '../cluster/control-plane.js';
 import { ensurePulumi, makePulumiEnv, PULUMI_KUBERNETES_VERSION, type DriverResult, type PulumiEnv } from './engine.js';
 
-const haveGo = await requireGoOrSkip();
-const d = haveGo ? describe : describe.skip;
+const d = describeWithApiServer;
 
 const SETUP_TIMEOUT_MS = 60 * 60_000;
 const OP_TIMEOUT_MS = 10 * 60_000;
@@ -30,14 +28,14 @@ interface Knobs {
 }
 
 d('kroute from Pulumi YAML through its component provider, real engine (needs Go and root)', () => {
-  const lab = haveGo ? new NetnsLab() : undefined;
-  let cp: ControlPlane | undefined;
+  // A bare control plane on 127.0.0.1 in a lab namespace; stopped, and the namespace removed, after the tests.
+  const api = useApiServerLab();
   let env: PulumiEnv | undefined;
   const figures: Record<string, number> = {};
   const fail = (m: string): never => {
     throw new Error(m);
   };
-  const c = (): ControlPlane => cp ?? fail('the control plane did not start');
+  const c = (): ControlPlane => api.cp;
   const e = (): PulumiEnv => env ?? fail('the Pulumi environment was not made');
 
   /** Writes the YAML project `name` with these knobs; returns its folder. */
@@ -93,17 +91,12 @@ d('kroute from Pulumi YAML through its component provider, real engine (needs Go
   let dir = '';
 
   beforeAll(async () => {
-    if (!lab) return;
     const binaries = await ensurePulumi({ log: (l) => console.log(`[pulumi-engine] ${l}`) });
-    const ns = await lab.add('cp');
-    cp = await startControlPlane({ netns: ns, address: '127.0.0.1' });
     env = await makePulumiEnv(binaries);
     dir = await project('kroute-yaml', { probeIntervalSeconds: 2, vpnGateways: ['10.114.0.3'] });
   }, SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
-    await cp?.stop();
-    await lab?.cleanup();
     await env?.remove();
     if (Object.keys(figures).length) console.log(`[pulumi-engine yaml] figures (ms): ${JSON.stringify(figures)}`);
   });
