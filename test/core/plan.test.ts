@@ -4,8 +4,8 @@
  * plan twice changes nothing the second time).
  */
 import fc from 'fast-check';
-import { routeObject, type NodeSelector, type RouteSpec } from '../../core/index.js';
-import { FORWARD_PROBE, plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
+import { routeObject, validateRoute, type NodeSelector, type NormalizedRoute, type Result, type RouteSpec } from '../../core/index.js';
+import { FORWARD_PROBE, plan, PlanMemo, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
 import { diffKernel, type KernelOp } from '../../agent/kernel/diff.js';
 import { sortHops, type KernelRoute, type KernelRule, type KernelState } from '../../agent/kernel/state.js';
 
@@ -235,6 +235,27 @@ describe('plan: properties', () => {
       const without = plan(i);
       expect(withBad.routes).toEqual(without.routes);
       expect(withBad.outcomes.filter((o) => o.name.startsWith('zz-')).every((o) => o.state === 'Invalid')).toBe(true);
+    }));
+  });
+
+  it('planning only what changed (a memo carried from pass to pass) gives the plan of planning everything', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(arbInput, fc.boolean()), { minLength: 2, maxLength: 5 }), fc.constantFrom('egress', 'other'), (passes, otherPool) => {
+      const memo = new PlanMemo();
+      // The agent validates once per generation: the same spec under the same name keeps its result from pass to pass.
+      const validations = new Map<string, Result<NormalizedRoute>>();
+      for (const [i, relabel] of passes) {
+        const routes = i.routes.map((r) => {
+          const k = `${r.name} ${JSON.stringify(r.object)}`;
+          const validated = validations.get(k) ?? validateRoute(r.object);
+          validations.set(k, validated);
+          return { ...r, validated };
+        });
+        const node = relabel ? { ...NODE, labels: { 'doks.digitalocean.com/node-pool': otherPool } } : NODE;
+        const full = plan({ ...i, routes, node });
+        expect(plan({ ...i, routes, node }, memo)).toEqual(full);
+        expect(plan({ ...i, routes: routes.map((r) => ({ ...r })), node }, memo)).toEqual(full);
+        expect(memo.replanned).toBe(0);
+      }
     }));
   });
 
