@@ -75,6 +75,8 @@ interface Selected {
   /** The Route's gateways that can be next hops here (on a connected network), down ones included. */
   readonly usable: readonly string[];
   overrideActive: boolean;
+  /** Where a memo keeps what was decided for this Route (absent without a memo). */
+  readonly memo?: MemoEntry;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -265,9 +267,17 @@ function compareRoutes(a: DesiredRoute, b: DesiredRoute): number {
  */
 export class PlanMemo {
   /** @internal */ context = '';
-  /** @internal */ entries = new WeakMap<object, { readonly context: string; readonly name: string; readonly planned: Selected }>();
+  /** @internal */ entries = new WeakMap<object, MemoEntry>();
   /** Routes planned again (not served from the memo) by the last plan, for tests and the benchmark. */
   replanned = 0;
+}
+
+/** One Route's memo: its own plan, and its outcome when nothing else (conflicts, keep-routes) shaped it. */
+interface MemoEntry {
+  readonly context: string;
+  readonly name: string;
+  readonly planned: Selected;
+  outcome?: RouteOutcome;
 }
 
 /** The context every Route's own plan is decided in, as one string (equal strings: reuse what was decided). */
@@ -322,11 +332,13 @@ export function plan(p: PlanInput, memo?: PlanMemo): Plan {
     if (hit && hit.context === memo?.context && hit.name === v.input.name) {
       return hit.planned.input === v.input ? hit.planned : { ...hit.planned, input: v.input };
     }
-    const s = planRoute(v.input, v.route, p, l);
-    if (memo && key) {
-      memo.replanned++;
-      memo.entries.set(key, { context: memo.context, name: v.input.name, planned: s });
-    }
+    const planned = planRoute(v.input, v.route, p, l);
+    if (!memo || !key) return planned;
+    memo.replanned++;
+    const entry: MemoEntry = { context: memo.context, name: v.input.name, planned };
+    const s = { ...planned, memo: entry };
+    (entry as { planned: Selected }).planned = s;
+    memo.entries.set(key, entry);
     return s;
   });
   const probe = new Set<string>();
@@ -382,6 +394,13 @@ export function plan(p: PlanInput, memo?: PlanMemo): Plan {
   const keptDst = new Set(keeps.map((k) => k.dst));
 
   for (const { s, conflicts, kept } of settled) {
+    // Nothing but the Route's own plan shaped its outcome (no conflict, nothing kept): the last one still holds.
+    const alone = conflicts.size === 0 && kept === s.claims.length && !capturedBy.has(s.input.name);
+    const last = s.memo?.outcome;
+    if (alone && last && last.generation === s.input.generation) {
+      outcomes.push(last);
+      continue;
+    }
     const all = s.usable;
     const overrideActive = s.overrideActive && routes.some((r) => r.routeName === s.input.name && r.purpose === 'override');
     const notes = [...s.notes];
@@ -395,7 +414,7 @@ export function plan(p: PlanInput, memo?: PlanMemo): Plan {
       : conflicts.size && s.reason === 'Programmed' ? 'PartialConflict'
       : (s.refused.length || s.badGateways.length) && s.reason === 'Programmed' ? 'PartiallyRefused'
       : s.reason;
-    outcomes.push(outcome(s.input, {
+    const o = outcome(s.input, {
       state: failed ? 'Failed' : 'Applied',
       reason,
       message: notes.length ? notes.join('; ') : `programmed via ${s.active.join(', ')}`,
@@ -405,7 +424,9 @@ export function plan(p: PlanInput, memo?: PlanMemo): Plan {
       conflicts: [...conflicts],
       refused: s.refused,
       kept: keptHere.map((a) => a.address.text),
-    }));
+    });
+    if (s.memo) s.memo.outcome = alone ? o : undefined;
+    outcomes.push(o);
   }
 
   // Probing is bounded: at most probeMaxGateways gateways per node (sorted, so every pass probes the same ones).
