@@ -6,7 +6,7 @@
  * are gathered into the next one. Triggers: a source change, a gateway going down or up, a kernel or host change
  * (ip monitor), an override rollback, new control-plane addresses, and a periodic full resync.
  */
-import { validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
+import { IN_KERNEL_STATES, validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
 import { OVERRIDE_HALVES, plan, PlanMemo, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
 import type { ApplyReport, KernelPort } from './kernel/port.js';
 import type { SysctlResult } from './kernel/sysctl.js';
@@ -381,7 +381,7 @@ export class Reconciler {
       // Released per Route, from what is in the kernel: none of its destinations (those it had in the kernel, or
       // its spec's after a restart) failed to be deleted. A failure elsewhere on the node holds nobody up.
       const release = o.state === 'Removing' && ![...(this.owned.get(o.name) ?? []), ...specDestinations(objects.get(o.name)?.object)].some((d) => stillThere.has(d));
-      const hold = o.state === 'Applied';
+      const hold = IN_KERNEL_STATES.has(o.state);
       // Compared on every pass for every Route: a joined string, not JSON (the same fields).
       const key = `${status.state}\n${status.reason}\n${status.message}\n${status.activeGateways?.join(',') ?? ''}\n${status.observedGeneration ?? ''}\n${hold}\n${release}`;
       const last = this.lastStatus.get(o.name);

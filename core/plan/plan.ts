@@ -49,6 +49,9 @@ export const AGENT_SYSCTLS: readonly DesiredSysctl[] = [
  */
 export const FORWARD_PROBE = { tableBase: 13600, markBase: 0x6b720000, rulePriority: 15134 } as const;
 
+/** Reasons of a Route in the kernel with a degraded gateway set: its state is `Degraded`, not `Applied`. */
+const DEGRADED_REASONS: ReadonlySet<string> = new Set(['GatewaysDown', 'AllGatewaysDown', 'OverrideWithdrawn']);
+
 /** The key under which two desired routes collide in the kernel. */
 export function routeKey(r: Pick<DesiredRoute, 'table' | 'dst'>): string {
   return `${r.table} ${r.dst}`;
@@ -415,7 +418,7 @@ export function plan(p: PlanInput, memo?: PlanMemo): Plan {
       : (s.refused.length || s.badGateways.length) && s.reason === 'Programmed' ? 'PartiallyRefused'
       : s.reason;
     const o = outcome(s.input, {
-      state: failed ? 'Failed' : 'Applied',
+      state: failed ? 'Failed' : DEGRADED_REASONS.has(reason) ? 'Degraded' : 'Applied',
       reason,
       message: notes.length ? notes.join('; ') : `programmed via ${s.active.join(', ')}`,
       gateways: all,

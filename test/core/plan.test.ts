@@ -47,7 +47,8 @@ describe('plan: behaviour', () => {
   ] as const)('a plain route with $down down ($mode) goes via $want', ({ down, mode, want, reason }) => {
     const p = plan(input([route('r', { destinations: ['192.0.2.0/24'], gateways: GW })], { gatewaysDown: new Set(down), config: { ...CONFIG, overrideFailMode: mode } }));
     expect(mainRoutes(p.routes)).toEqual({ '192.0.2.0/24': want });
-    expect(p.outcomes[0]).toMatchObject({ state: 'Applied', reason });
+    // In the kernel with gateways down: Degraded (one state list for planner, CRD and summary).
+    expect(p.outcomes[0]).toMatchObject({ state: 'Degraded', reason });
   });
 
   it('overrides the default route with a /1 pair and keeps DNS, API server and metadata on the original gateway', () => {
@@ -66,13 +67,14 @@ describe('plan: behaviour', () => {
   });
 
   it.each([
-    { mode: 'closed', want: { '0.0.0.0/1': GW, '128.0.0.0/1': GW }, reason: 'AllGatewaysDown' },
-    { mode: 'open', want: {}, reason: 'OverrideWithdrawn' },
-  ] as const)('an override with every gateway down, fail-$mode', ({ mode, want, reason }) => {
+    { mode: 'closed', want: { '0.0.0.0/1': GW, '128.0.0.0/1': GW }, reason: 'AllGatewaysDown', state: 'Degraded' },
+    { mode: 'open', want: {}, reason: 'OverrideWithdrawn', state: 'Failed' },
+  ] as const)('an override with every gateway down, fail-$mode', ({ mode, want, reason, state }) => {
     const p = plan(input([route('all', { destinations: ['0.0.0.0/0'], gateways: GW })], { gatewaysDown: new Set(GW), config: { ...CONFIG, overrideFailMode: mode } }));
     const halves = Object.fromEntries(Object.entries(mainRoutes(p.routes)).filter(([d]) => d.endsWith('/1')));
     expect(halves).toEqual(want);
     expect(p.outcomes[0].reason).toBe(reason);
+    expect(p.outcomes[0].state).toBe(state);
     if (mode === 'open') expect(p.routes.filter((r) => r.purpose === 'keep')).toEqual([]);
   });
 
