@@ -6,8 +6,8 @@
  * are gathered into the next one. Triggers: a source change, a gateway going down or up, a kernel or host change
  * (ip monitor), an override rollback, new control-plane addresses, and a periodic full resync.
  */
-import { validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
-import { OVERRIDE_HALVES, plan, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
+import { IN_KERNEL_STATES, validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
+import { OVERRIDE_HALVES, plan, PlanMemo, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
 import type { ApplyReport, KernelPort } from './kernel/port.js';
 import type { SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
@@ -76,8 +76,18 @@ export class Reconciler {
   /** Per Route: the destinations of its routes in the kernel (from the plans applied), for its release. */
   private readonly owned = new Map<string, readonly string[]>();
   private lastPlan?: Plan;
+  /** Each Route's own plan, reused while nothing it depends on changed (plan only what changed). */
+  private readonly planMemo = new PlanMemo();
   /** Per Route: the version last validated (uid/generation, or the object) and the result: once per generation. */
-  private readonly validations = new Map<string, { readonly object: unknown; readonly result: Result<NormalizedRoute> }>();
+  private readonly validations = new Map<string, {
+    readonly object: unknown;
+    readonly result: Result<NormalizedRoute>;
+    readonly spec: string;
+    readonly source: SourceSnapshot['routes'][number];
+    readonly input: PlanRouteInput;
+  }>();
+  /** Per Route: the outcome last published (the planner hands back the same object while nothing changed for it). */
+  private readonly lastOutcome = new Map<string, RouteOutcome>();
   /** Validations run so far (tests check a pass reuses them). */
   validationsRun = 0;
   /** True once a plan has been applied (readiness). */
@@ -220,8 +230,8 @@ export class Reconciler {
       if (this.first) await Promise.race([this.controlPlaneKnown, new Promise((r) => setTimeout(r, this.props.controlPlaneWaitMs ?? 2000).unref())]);
       const controlPlaneAddresses = [...new Set([...config.controlPlaneAddresses, ...this.controlPlaneAddresses])];
       const host = await this.props.host.discover({ controlPlaneAddresses, keepAddresses: config.keepAddresses });
-      const specs = new Map(snapshot.routes.map((r) => [r.name, specKey(r.object)]));
       const routes = this.validated(snapshot);
+      const specs = new Map(snapshot.routes.map((r) => [r.name, this.validations.get(r.name)?.spec ?? specKey(r.object)]));
       if (this.first) await this.adoptOverrides(snapshot, routes, host, specs);
       const p = plan({
         routes,
@@ -230,7 +240,7 @@ export class Reconciler {
         gatewaysDown: this.props.prober.down(),
         overridesRolledBack: this.guard.rolledBack(specs),
         config,
-      });
+      }, this.planMemo);
       this.lastPlan = p;
       this.props.metrics?.setRefusals(p);
       // Each problem once when it appears (and again on a full resync), not on every pass.
@@ -274,11 +284,18 @@ export class Reconciler {
       // every spec change; status writes keep it), the object itself otherwise (files: kept until they change).
       const version = r.uid !== undefined && r.generation !== undefined ? `${r.uid}/${r.generation}` : r.object;
       const cached = this.validations.get(r.name);
-      if (cached && cached.object === version) return { ...r, validated: cached.result };
+      if (cached && cached.object === version) {
+        // The same sourced object as last pass: the same input object too, so the planner's memo finds it as is.
+        if (cached.source === r) return cached.input;
+        const input = { ...r, validated: cached.result };
+        this.validations.set(r.name, { ...cached, source: r, input });
+        return input;
+      }
       this.validationsRun++;
       const result = validateRoute(r.object);
-      this.validations.set(r.name, { object: version, result });
-      return { ...r, validated: result };
+      const input = { ...r, validated: result };
+      this.validations.set(r.name, { object: version, result, spec: specKey(r.object), source: r, input });
+      return input;
     });
     if (this.validations.size > out.length) {
       const names = new Set(out.map((r) => r.name));
@@ -343,25 +360,31 @@ export class Reconciler {
     metrics?.routesDesired.set(p.routes.length);
     metrics?.routesApplied.set(p.routes.length - failedReplaces - report.conflicts.length);
 
-    // What each Route now has in the kernel (its planned routes that did not fail), for its release later.
+    // Plan only what changed, report only what changed: a Route whose outcome is the very object last published,
+    // with no kernel error now or last time, has nothing new to say (a full resync republishes every one).
+    const changed = p.outcomes.filter((o) => full || this.first || o !== this.lastOutcome.get(o.name) || errorsByRoute.has(o.name) || this.lastEvent.has(`${o.name}\nKernelError`) || o.state === 'Removing');
+    // What each changed Route now has in the kernel (its planned routes that did not fail), for its release later.
+    const changedNames = new Set(changed.map((o) => o.name));
     const failed = new Set(report.results.filter((r) => r.error && r.op.kind === 'replace-route').map((r) => (r.op as { route: { dst: string } }).route.dst));
     const planned = new Map<string, string[]>();
-    for (const r of p.routes) if (r.routeName && r.table === 254 && !failed.has(r.dst)) planned.set(r.routeName, [...(planned.get(r.routeName) ?? []), r.dst]);
+    for (const r of p.routes) if (r.routeName && r.table === 254 && changedNames.has(r.routeName) && !failed.has(r.dst)) planned.set(r.routeName, [...(planned.get(r.routeName) ?? []), r.dst]);
     const objects = new Map(snapshot.routes.map((r) => [r.name, r]));
-    for (const o of p.outcomes) {
+    for (const o of changed) {
       const dsts = planned.get(o.name);
       if (dsts) this.owned.set(o.name, dsts);
       else if (o.state !== 'Removing') this.owned.delete(o.name);
     }
 
-    for (const o of p.outcomes) {
+    for (const o of changed) {
+      this.lastOutcome.set(o.name, o);
       const errs = errorsByRoute.get(o.name);
       const status = this.status(snapshot.node.name, o, errs, objects.get(o.name)?.generation);
       // Released per Route, from what is in the kernel: none of its destinations (those it had in the kernel, or
       // its spec's after a restart) failed to be deleted. A failure elsewhere on the node holds nobody up.
       const release = o.state === 'Removing' && ![...(this.owned.get(o.name) ?? []), ...specDestinations(objects.get(o.name)?.object)].some((d) => stillThere.has(d));
-      const hold = o.state === 'Applied';
-      const key = JSON.stringify([status, hold, release]);
+      const hold = IN_KERNEL_STATES.has(o.state);
+      // Compared on every pass for every Route: a joined string, not JSON (the same fields).
+      const key = `${status.state}\n${status.reason}\n${status.message}\n${status.activeGateways?.join(',') ?? ''}\n${status.observedGeneration ?? ''}\n${hold}\n${release}`;
       const last = this.lastStatus.get(o.name);
       if (last?.key !== key || full) {
         // lastTransitionTime moves only when the state does (a gateway change keeps it), so a reporter that
@@ -377,9 +400,10 @@ export class Reconciler {
       if (errs) this.eventOnce(o.name, 'Warning', 'KernelError', errs.join('; '));
       else this.lastEvent.delete(`${o.name}\nKernelError`);
     }
+    // Forget Routes that are gone: only a pass with news can have lost one (an unchanged pass has the same Routes).
+    if (changed.length === 0 && this.lastOutcome.size === p.outcomes.length) return;
     const names = new Set(p.outcomes.map((o) => o.name));
-    for (const n of [...this.lastStatus.keys()]) if (!names.has(n)) this.lastStatus.delete(n);
-    for (const n of [...this.owned.keys()]) if (!names.has(n)) this.owned.delete(n);
+    for (const m of [this.lastStatus, this.owned, this.lastOutcome]) for (const n of [...m.keys()]) if (!names.has(n)) m.delete(n);
   }
 
   private status(nodeName: string, o: RouteOutcome, errs: readonly string[] | undefined, generation: number | undefined): RouteNodeStatus {

@@ -9,7 +9,7 @@
 import { METADATA_ADDRESS, NEVER_ROUTED } from './ip.js';
 import { LIMITS } from './limits.js';
 import { commonLabels, KROUTE_VERSION, type Manifest } from './manifest.js';
-import { NODE_SELECTOR_OPERATORS, ROUTE_GROUP, ROUTE_KIND, ROUTE_PLURAL, ROUTE_SHORT_NAME, ROUTE_VERSION } from './route.js';
+import { NODE_SELECTOR_OPERATORS, ROUTE_GROUP, ROUTE_KIND, ROUTE_NODE_STATES, ROUTE_PLURAL, ROUTE_SHORT_NAME, ROUTE_VERSION } from './route.js';
 import { NODE_NAME_FIELD } from './validate.js';
 
 /** Options of the generated CRD. */
@@ -210,7 +210,7 @@ function statusSchema(): Schema {
           properties: {
             nodeName: { type: 'string', maxLength: 253, description: 'The node this entry is about.' },
             state: {
-              type: 'string', enum: ['Applied', 'NotSelected', 'Invalid', 'Failed', 'Removing', 'Degraded'],
+              type: 'string', enum: [...ROUTE_NODE_STATES],
               description: 'Applied: in the kernel; Invalid: the spec was refused; Failed: not in the kernel (see reason); Removing: being removed; Degraded: in the kernel with some gateways down.',
             },
             reason: { type: 'string', maxLength: 128, description: 'One CamelCase word for the state, e.g. Programmed, AllGatewaysDown, DestinationConflict, KernelError.' },

@@ -161,12 +161,15 @@ export const NEVER_ROUTED: readonly { readonly cidr: string; readonly what: stri
 /** Why a destination can never be routed through a gateway, or undefined when it can. */
 export function neverRoutedReason(c: Cidr): string | undefined {
   if (c.family === 4 && c.prefixLength === 32 && c.address.text === METADATA_ADDRESS) return undefined;
-  for (const r of NEVER_ROUTED) {
+  // Parsed once: parsing these nine prefixes again for every destination was most of validating a Route.
+  neverRouted ??= NEVER_ROUTED.flatMap((r) => {
     const outer = parseCidr(r.cidr);
-    if (outer.ok && cidrInside(c, outer.value)) return r.what;
-  }
+    return outer.ok ? [{ cidr: outer.value, what: r.what }] : [];
+  });
+  for (const r of neverRouted) if (cidrInside(c, r.cidr)) return r.what;
   return undefined;
 }
+let neverRouted: { readonly cidr: Cidr; readonly what: string }[] | undefined;
 
 /** True for multicast addresses (224.0.0.0/4, ff00::/8) and the IPv4 limited broadcast. */
 export function isMulticastOrBroadcast(ip: IpAddress): boolean {

@@ -51,10 +51,24 @@ export interface RouteSpec {
   readonly nodeSelector?: NodeSelector;
 }
 
+/**
+ * A Route's state on one node: one list for the planner's outcomes, the CRD's status enum and the summary.
+ * Applied: in the kernel through every gateway; Degraded: in the kernel, with gateways down (out of rotation, or all
+ * down and kept); NotSelected: the node is not selected; Invalid: the spec was refused; Failed: not in the kernel
+ * (the reason says why); Removing: being deleted, its routes leaving the node.
+ */
+export const ROUTE_NODE_STATES = ['Applied', 'NotSelected', 'Invalid', 'Failed', 'Removing', 'Degraded'] as const;
+
+/** One of {@link ROUTE_NODE_STATES}. */
+export type RouteNodeState = (typeof ROUTE_NODE_STATES)[number];
+
+/** The states in which the node holds the Route's routes in the kernel. */
+export const IN_KERNEL_STATES: ReadonlySet<string> = new Set<RouteNodeState>(['Applied', 'Degraded']);
+
 /** One node's view of a Route, written by that node's agent only. */
 export interface RouteNodeStatus {
   readonly nodeName: string;
-  /** `Applied`, `NotSelected`, `Invalid`, `Failed` or `Removing`. */
+  /** One of {@link ROUTE_NODE_STATES} (a string: entries are read back from the API server). */
   readonly state: string;
   readonly reason?: string;
   readonly message?: string;

@@ -3,7 +3,7 @@
  * the term and requirement that failed; what the planner decides on each selected node (conflicts and who holds the
  * slot); what each node's agent reported. Pure: the cluster's objects come in as values.
  */
-import { explainSelection, validateRoute, type FieldError, type NodeFacts, type RouteNodeStatus, type SelectorMiss } from '../../core/index.js';
+import { explainSelection, IN_KERNEL_STATES, validateRoute, type FieldError, type NodeFacts, type RouteNodeStatus, type SelectorMiss } from '../../core/index.js';
 import { plan, type HostFacts, type PlanInput, type RouteOutcome } from '../../core/plan/index.js';
 import { conflictHolders } from './changes.js';
 
@@ -127,7 +127,7 @@ function pair(r: ClusterRoute, node: NodeFacts, p: ReturnType<typeof plan>): Pai
     ? { state: o.state, reason: o.reason, message: o.message, activeGateways: o.activeGateways, conflicts: o.conflicts.length ? conflictHolders(p, r.name, r.object) : [] }
     : undefined;
   const ok = selected
-    ? planned?.state === 'Applied' && planned.conflicts.length === 0 && reported?.state === 'Applied' && !reported.stale
+    ? planned !== undefined && IN_KERNEL_STATES.has(planned.state) && planned.conflicts.length === 0 && reported?.state === planned.state && !reported.stale
     : v.ok && !r.deleting && reported === undefined;
   return {
     route: r.name,

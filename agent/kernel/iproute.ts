@@ -8,7 +8,7 @@
 import type { IpFamily } from '../../core/index.js';
 import type { DesiredRoute, DesiredRule, NextHop } from '../../core/plan/index.js';
 import { execProgram } from '../exec.js';
-import { defaultMetric, diffKernel, type DesiredKernel, type KernelOp } from './diff.js';
+import { defaultMetric, diffIndexed, indexKernel, routeKey, type DesiredKernel, type KernelIndex, type KernelOp } from './diff.js';
 import type { ApplyReport, KernelOpResult, KernelPort } from './port.js';
 import { parseRoutes, parseRules, sortHops, type KernelRoute, type KernelRule, type KernelState } from './state.js';
 import { IpBatchWriter } from './writer.js';
@@ -56,6 +56,26 @@ export function opTokens(op: KernelOp): string[] {
   }
 }
 
+/**
+ * The `ip -batch` line of one operation, or undefined when a token is not plain. A route replace (nearly every line
+ * of a large apply) is built directly, checking only the parts that come from outside (prefix, gateways, devices).
+ */
+export function opLine(op: KernelOp): string | undefined {
+  if (op.kind === 'replace-route') {
+    const r = op.route;
+    if (!SAFE_TOKEN.test(r.dst)) return undefined;
+    let hops = '';
+    for (const h of r.nexthops) {
+      if ((h.gateway !== undefined && !SAFE_TOKEN.test(h.gateway)) || (h.dev !== undefined && !SAFE_TOKEN.test(h.dev))) return undefined;
+      const one = `${h.gateway ? ` via ${h.gateway}` : ''}${h.dev ? ` dev ${h.dev}` : ''}`;
+      hops += r.nexthops.length === 1 ? one : ` nexthop${one}`;
+    }
+    return `route replace ${r.dst} table ${Math.trunc(r.table)} proto ${Math.trunc(r.protocol)}${hops}`;
+  }
+  const tokens = opTokens(op);
+  return tokens.every((t) => SAFE_TOKEN.test(t)) ? tokens.join(' ') : undefined;
+}
+
 function opFamily(op: KernelOp): IpFamily {
   return op.kind === 'replace-route' || op.kind === 'delete-route' ? op.route.family : op.rule.family;
 }
@@ -74,24 +94,20 @@ export function batchErrors(stderr: string): Map<number, string> {
   return out;
 }
 
-/** The route key the kernel compares by (family, table, destination, metric). */
-function kernelKey(r: { family: IpFamily; table: number; dst: string; metric: number }): string {
-  return `${r.family} ${r.table} ${r.dst} ${r.metric}`;
-}
-
 /** A desired route as the kernel will hold it once replaced (what a later diff compares with). */
 function asKernelRoute(r: DesiredRoute): KernelRoute {
   return { family: r.family, dst: r.dst, table: r.table, protocol: r.protocol, metric: defaultMetric(r.family), type: 1, nexthops: sortHops(r.nexthops) };
 }
 
 /**
- * kroute's part of the kernel as last read, kept up to date from the adapter's own successful writes. Dropped (and
- * read again on the next apply) after any failed write, and by {@link IprouteKernel.invalidate} (the route monitor
- * saw a change someone else made; the periodic resync).
+ * kroute's part of the kernel as last read, indexed as the diff looks it up, and kept up to date from the adapter's
+ * own successful writes (no read per pass). Dropped (and read again on the next apply) after any failed write, and by
+ * {@link IprouteKernel.invalidate} (the route monitor saw a change someone else made; the periodic resync).
  */
 interface KernelCache {
   readonly owned: Map<string, KernelRoute>;
-  foreign: readonly KernelRoute[];
+  readonly duplicates: readonly KernelRoute[];
+  readonly foreign: ReadonlyMap<string, KernelRoute>;
   ownedRules: KernelRule[];
 }
 
@@ -134,15 +150,9 @@ export class IprouteKernel implements KernelPort {
       foreign: routes.filter((r) => r.protocol !== p),
       ownedRules: [...parseRules(v4.rules, 4), ...parseRules(v6.rules, 6)].filter((r) => r.protocol === p),
     };
-    const owned = new Map<string, KernelRoute>();
-    let duplicates = false;
-    for (const r of state.owned) {
-      const k = kernelKey(r);
-      if (owned.has(k)) duplicates = true;
-      owned.set(k, r);
-    }
-    // Two owned routes under one key cannot be kept in a map: leave such a kernel uncached (the diff prunes one).
-    this.cache = duplicates ? undefined : { owned, foreign: state.foreign, ownedRules: [...state.ownedRules] };
+    const index = indexKernel(state, p);
+    // Two owned routes under one key cannot be followed in a map: leave such a kernel uncached (the diff prunes one).
+    this.cache = index.duplicates.length ? undefined : { owned: new Map(index.owned), duplicates: [], foreign: index.foreign, ownedRules: [...index.ownedRules] };
     return state;
   }
 
@@ -151,10 +161,11 @@ export class IprouteKernel implements KernelPort {
     this.cache = undefined;
   }
 
-  private async current(): Promise<KernelState> {
-    const c = this.cache;
-    if (c) return { owned: [...c.owned.values()], foreign: c.foreign, ownedRules: c.ownedRules };
-    return this.read();
+  /** The kernel as the diff sees it: the cached index, or a read (which fills the cache when it can). */
+  private async current(): Promise<KernelIndex> {
+    if (this.cache) return this.cache;
+    const state = await this.read();
+    return this.cache ?? indexKernel(state, this.props.protocol);
   }
 
   private writer(family: '' | '-6'): IpBatchWriter {
@@ -184,20 +195,23 @@ export class IprouteKernel implements KernelPort {
     let writes = 0;
     for (const [batch, family] of [[main, ''], [v6rules, '-6']] as const) {
       if (batch.length === 0) continue;
-      const lines: string[] = [];
       const sent: KernelOp[] = [];
-      for (const op of batch) {
-        const tokens = opTokens(op);
-        const bad = tokens.find((t) => !SAFE_TOKEN.test(t));
-        if (bad !== undefined) results.push({ op, error: `refusing to write ${JSON.stringify(bad)}: not a plain token` });
-        else {
-          lines.push(tokens.join(' '));
+      // Rendered as the writer takes them: the first chunk is in the kernel while the rest is still being rendered.
+      function* lines(): Generator<string> {
+        for (const op of batch) {
+          const line = opLine(op);
+          if (line === undefined) {
+            const bad = opTokens(op).find((t) => !SAFE_TOKEN.test(t));
+            results.push({ op, error: `refusing to write ${JSON.stringify(bad)}: not a plain token` });
+            continue;
+          }
           sent.push(op);
+          yield line;
         }
       }
+      const r = await this.writer(family).write(lines());
       if (sent.length === 0) continue;
       writes++;
-      const r = await this.writer(family).write(lines);
       sent.forEach((op, i) => {
         const error = r.failed ?? r.errors.get(i + 1);
         results.push(error === undefined ? { op } : { op, error });
@@ -218,10 +232,10 @@ export class IprouteKernel implements KernelPort {
     for (const { op } of results) {
       switch (op.kind) {
         case 'replace-route':
-          c.owned.set(kernelKey({ ...op.route, metric: defaultMetric(op.route.family) }), asKernelRoute(op.route));
+          c.owned.set(routeKey(op.route.family, op.route.table, op.route.dst, defaultMetric(op.route.family)), asKernelRoute(op.route));
           break;
         case 'delete-route':
-          c.owned.delete(kernelKey(op.route));
+          c.owned.delete(routeKey(op.route.family, op.route.table, op.route.dst, op.route.metric));
           break;
         case 'add-rule':
           c.ownedRules.push({ family: op.rule.family, priority: op.rule.priority, src: op.rule.src, table: op.rule.table, protocol: op.rule.protocol, ...(op.rule.fwmark !== undefined ? { fwmark: op.rule.fwmark } : {}) });
@@ -237,7 +251,7 @@ export class IprouteKernel implements KernelPort {
   }
 
   async apply(desired: DesiredKernel): Promise<ApplyReport> {
-    const d = diffKernel(await this.current(), desired, this.props.protocol);
+    const d = diffIndexed(await this.current(), desired);
     const w = await this.write(d.ops);
     return { results: w.results, writes: w.writes, conflicts: d.conflicts, unchanged: d.unchanged };
   }
@@ -253,7 +267,7 @@ export class IprouteKernel implements KernelPort {
     if (op.kind === 'add-rule') {
       // Adding a rule twice duplicates it: go through the diff for rules.
       const state = await this.current();
-      const d = diffKernel({ owned: [], foreign: [], ownedRules: state.ownedRules }, { routes: [], rules: [op.rule] }, this.props.protocol);
+      const d = diffIndexed({ owned: new Map(), duplicates: [], foreign: new Map(), ownedRules: state.ownedRules }, { routes: [], rules: [op.rule] });
       if (!d.ops.some((o) => o.kind === 'add-rule')) return { op };
     }
     const w = await this.write([op]);
@@ -270,7 +284,7 @@ export class IprouteKernel implements KernelPort {
   }
 
   async prune(desired: DesiredKernel): Promise<ApplyReport> {
-    const d = diffKernel(await this.current(), desired, this.props.protocol);
+    const d = diffIndexed(await this.current(), desired);
     const ops = d.ops.filter((op) => op.kind === 'delete-route' || op.kind === 'delete-rule');
     const w = await this.write(ops);
     return { results: w.results, writes: w.writes, conflicts: [], unchanged: d.unchanged };

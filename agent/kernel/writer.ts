@@ -38,29 +38,10 @@ export interface BatchResult {
   readonly failed?: string;
 }
 
-/** Splits lines into chunks of whole lines of at most `max` bytes (a longer line goes alone). */
-export function wholeLineChunks(lines: readonly string[], max = PIPE_BUF): string[] {
-  const chunks: string[] = [];
-  let cur = '';
-  let curBytes = 0;
-  for (const l of lines) {
-    const text = `${l}\n`;
-    const bytes = Buffer.byteLength(text);
-    if (curBytes > 0 && curBytes + bytes > max) {
-      chunks.push(cur);
-      cur = '';
-      curBytes = 0;
-    }
-    cur += text;
-    curBytes += bytes;
-  }
-  if (curBytes > 0) chunks.push(cur);
-  return chunks;
-}
-
 interface Pending {
   readonly firstLine: number;
-  readonly lines: number;
+  /** Lines of the batch; infinite while they are still being written. */
+  lines: number;
   readonly errors: Map<number, string>;
   readonly resolve: (r: BatchResult) => void;
   readonly timer: NodeJS.Timeout;
@@ -92,8 +73,11 @@ export class IpBatchWriter {
     if (!this.closed) this.ensure();
   }
 
-  /** Runs `lines` (no newlines inside) and resolves once the kernel has done every one. */
-  write(lines: readonly string[]): Promise<BatchResult> {
+  /**
+   * Runs `lines` (no newlines inside) and resolves once the kernel has done every one. `lines` may be produced
+   * lazily: each chunk goes to the coprocess as soon as it is full, so rendering overlaps the kernel's work.
+   */
+  write(lines: Iterable<string>): Promise<BatchResult> {
     const run = this.queue.then(() => this.run(lines));
     this.queue = run.catch(() => undefined);
     return run;
@@ -142,27 +126,59 @@ export class IpBatchWriter {
     p.resolve(r.failed ? r : { errors: p.errors });
   }
 
-  private async run(lines: readonly string[]): Promise<BatchResult> {
+  private async run(lines: Iterable<string>): Promise<BatchResult> {
     if (this.closed) return { errors: new Map(), failed: 'the writer is closed' };
-    if (lines.length === 0) return { errors: new Map() };
+    const it = lines[Symbol.iterator]();
+    let next = it.next();
+    if (next.done) return { errors: new Map() };
     const child = this.ensure();
     const firstLine = this.sent + 1;
-    this.sent += lines.length + 1;
+    const timeoutMs = this.props.timeoutMs ?? 30_000;
+    /** The batch's line count, known once every line is out (until then any error line belongs to it). */
+    let count = 0;
     const done = new Promise<BatchResult>((resolve) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        this.finish({ errors: new Map(), failed: `the ip coprocess did not finish a batch of ${lines.length} lines within ${this.props.timeoutMs ?? 30_000} ms` });
-      }, this.props.timeoutMs ?? 30_000);
-      this.pending = { firstLine, lines: lines.length, errors: new Map(), resolve, timer };
+        this.finish({ errors: new Map(), failed: `the ip coprocess did not finish a batch of ${count} lines within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.pending = { firstLine, lines: Number.POSITIVE_INFINITY, errors: new Map(), resolve, timer };
     });
-    for (const chunk of wholeLineChunks([...lines, MARKER])) {
-      if (this.child !== child || this.pending === undefined) break;
-      // One chunk in flight at a time, so each is one write(2) of at most PIPE_BUF bytes (atomic): Node hands chunks
-      // buffered behind a pending write to writev(2) together, which a kill could cut anywhere. A chunk the pipe
-      // took at once (nothing left buffered) needs no wait; one that waits is the only one in flight.
+    const pending = this.pending;
+    // One chunk in flight at a time, so each is one write(2) of at most PIPE_BUF bytes (atomic): Node hands chunks
+    // buffered behind a pending write to writev(2) together, which a kill could cut anywhere. A chunk the pipe
+    // took at once (nothing left buffered) needs no wait; one that waits is the only one in flight.
+    const send = async (chunk: string): Promise<boolean> => {
+      if (this.child !== child || this.pending !== pending) return false;
       const written = new Promise<void>((resolve) => child.stdin.write(chunk, () => resolve()));
       if (child.stdin.writableLength > 0) await written;
+      return true;
+    };
+    let cur = '';
+    let curBytes = 0;
+    let open = true;
+    for (; !next.done && open; next = it.next()) {
+      const text = `${next.value}\n`;
+      const bytes = Buffer.byteLength(text);
+      if (curBytes > 0 && curBytes + bytes > PIPE_BUF) {
+        open = await send(cur);
+        cur = '';
+        curBytes = 0;
+      }
+      cur += text;
+      curBytes += bytes;
+      count++;
     }
+    if (!open) {
+      // The coprocess went away mid-batch (its close already failed the batch): nothing more is written.
+      this.sent += count;
+      return done;
+    }
+    this.sent += count + 1;
+    if (pending) pending.lines = count;
+    const marker = `${MARKER}\n`;
+    if (curBytes + marker.length > PIPE_BUF) {
+      if (await send(cur)) await send(marker);
+    } else await send(cur + marker);
     return done;
   }
 

@@ -53,6 +53,7 @@ export class KubeRouteSource implements RouteSource, RouteView {
   private pending = false;
   private pendingSince = 0;
   private timer: unknown;
+  private immediate?: NodeJS.Immediate;
   private wasSynced = false;
   private warnedNoNode = false;
   private readonly companions: Companion[] = [];
@@ -135,6 +136,8 @@ export class KubeRouteSource implements RouteSource, RouteView {
     await Promise.all([this.routesInf.stop(), this.nodeInf.stop()]);
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
   }
 
   private stateChanged(): void {
@@ -157,6 +160,15 @@ export class KubeRouteSource implements RouteSource, RouteView {
     }
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     const debounce = this.props.debounceMs ?? 0;
+    if (debounce === 0) {
+      // No debounce: out after the events of this turn of the event loop (one snapshot for a chunk of watch events),
+      // with setImmediate, not a timer: setTimeout(0) costs at least a millisecond of the create-to-kernel time.
+      if (this.immediate === undefined) this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.emit();
+      });
+      return;
+    }
     const maxDelay = this.props.maxDelayMs ?? 1000;
     const wait = Math.max(0, Math.min(debounce, this.pendingSince + maxDelay - now));
     this.timer = this.props.clock.setTimeout(() => this.emit(), wait);

@@ -11,7 +11,7 @@
  *   both compute the same counts from the same object under the same manager.
  */
 import { createHash } from 'node:crypto';
-import { ROUTE_API_VERSION, ROUTE_KIND, type RouteNodeStatus } from '../../core/index.js';
+import { IN_KERNEL_STATES, ROUTE_API_VERSION, ROUTE_KIND, type RouteNodeStatus } from '../../core/index.js';
 import type { KubeCondition, NodeObject, RouteObject } from './objects.js';
 import { nodeReady } from './objects.js';
 
@@ -36,7 +36,7 @@ export function agentFieldManager(nodeName: string): string {
 }
 
 /** States that mean the node has the route in its kernel. */
-const APPLIED_STATES = new Set(['Applied', 'Degraded']);
+const APPLIED_STATES = IN_KERNEL_STATES;
 
 /** The apply body for one node's entry: only that entry, so this manager owns only it. */
 export function nodeEntryApplyBody(routeName: string, entry: RouteNodeStatus): Record<string, unknown> {

@@ -49,6 +49,9 @@ export const AGENT_SYSCTLS: readonly DesiredSysctl[] = [
  */
 export const FORWARD_PROBE = { tableBase: 13600, markBase: 0x6b720000, rulePriority: 15134 } as const;
 
+/** Reasons of a Route in the kernel with a degraded gateway set: its state is `Degraded`, not `Applied`. */
+const DEGRADED_REASONS: ReadonlySet<string> = new Set(['GatewaysDown', 'AllGatewaysDown', 'OverrideWithdrawn']);
+
 /** The key under which two desired routes collide in the kernel. */
 export function routeKey(r: Pick<DesiredRoute, 'table' | 'dst'>): string {
   return `${r.table} ${r.dst}`;
@@ -57,6 +60,8 @@ export function routeKey(r: Pick<DesiredRoute, 'table' | 'dst'>): string {
 interface Claim {
   readonly route: DesiredRoute;
   readonly destination: string;
+  /** Kept protected addresses (off-link) inside the claimed prefix: what it would take away (keep-routes). */
+  readonly captures: readonly ProtectedAddress[];
 }
 
 interface Selected {
@@ -73,6 +78,8 @@ interface Selected {
   /** The Route's gateways that can be next hops here (on a connected network), down ones included. */
   readonly usable: readonly string[];
   overrideActive: boolean;
+  /** Where a memo keeps what was decided for this Route (absent without a memo). */
+  readonly memo?: MemoEntry;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -107,11 +114,22 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: L
   }
   const refused: RefusedDestination[] = [];
   const dests: Cidr[] = [];
+  const inside = new Map<Cidr, readonly ProtectedAddress[]>();
   for (const d of r.destinations) {
     const v = destinationVerdict(l, d);
     if (v.refused) refused.push({ destination: d.text, reason: v.reason, kind: v.kind });
-    else dests.push(d);
+    else {
+      dests.push(d);
+      inside.set(d, v.protectedInside);
+    }
   }
+  /** The protected addresses a claim on `dst` (the destination `d`, or a part of it) would take away. */
+  const captures = (d: Cidr, dst: string): readonly ProtectedAddress[] => {
+    const within = inside.get(d) ?? [];
+    if (within.length === 0 || dst === d.text) return within;
+    const part = parseCidr(dst);
+    return part.ok ? within.filter((a) => cidrContains(part.value, a.address)) : [];
+  };
   if (badGateways.length) notes.push(badGateways.join('; '));
   if (refused.length) notes.push(`refused on this node: ${refused.map((x) => x.reason).join('; ')}`);
   if (all.length === 0) {
@@ -139,7 +157,7 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: L
   // family without one (the /1 pair, /2 quarters, ...) is an override as a whole.
   const literal = dests.filter((d) => d.prefixLength === 0);
   const overriding = literal.length ? literal : coversWholeFamily(dests, r.family) ? dests : [];
-  for (const d of dests) if (!overriding.includes(d)) claims.push({ destination: d.text, route: mk(r, d.text, 'route', nexthops, p) });
+  for (const d of dests) if (!overriding.includes(d)) claims.push({ destination: d.text, route: mk(r, d.text, 'route', nexthops, p), captures: captures(d, d.text) });
   if (overriding.length === 0) {
     // a plain Route
   } else if (p.overridesRolledBack?.has(input.name) ?? false) {
@@ -152,7 +170,7 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: L
     overrideActive = true;
     for (const d of overriding) {
       const dsts = d.prefixLength === 0 ? OVERRIDE_HALVES[r.family] : [d.text];
-      for (const dst of dsts) claims.push({ destination: d.text, route: mk(r, dst, 'override', nexthops, p) });
+      for (const dst of dsts) claims.push({ destination: d.text, route: mk(r, dst, 'override', nexthops, p), captures: captures(d, dst) });
     }
   }
   if (dests.length === 0 && reason === 'Programmed') reason = 'ProtectedDestination';
@@ -244,8 +262,44 @@ function compareRoutes(a: DesiredRoute, b: DesiredRoute): number {
   return rank(a) - rank(b) || a.table - b.table || a.family - b.family || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0);
 }
 
-/** Plans the kernel state for this node. Invalid Routes become outcomes and never block valid ones. */
-export function plan(p: PlanInput): Plan {
+/**
+ * What one plan remembers for the next, so a pass plans only what changed: per Route (by its validation result, which
+ * the agent keeps per generation), the node selection and the Route's own plan, valid while the context they were
+ * decided in (node labels, lifelines, gateway health, rolled-back overrides, config) is the same. Only speed depends
+ * on it: a plan with a memo equals the plan without one. Hold one per planner (the agent's reconciler).
+ */
+export class PlanMemo {
+  /** @internal */ context = '';
+  /** @internal */ entries = new WeakMap<object, MemoEntry>();
+  /** Routes planned again (not served from the memo) by the last plan, for tests and the benchmark. */
+  replanned = 0;
+}
+
+/** One Route's memo: its own plan, and its outcome when nothing else (conflicts, keep-routes) shaped it. */
+interface MemoEntry {
+  readonly context: string;
+  readonly name: string;
+  readonly planned: Selected;
+  outcome?: RouteOutcome;
+}
+
+/** The context every Route's own plan is decided in, as one string (equal strings: reuse what was decided). */
+function planContext(p: PlanInput, l: Lifelines): string {
+  return JSON.stringify([
+    p.node.labels,
+    l.addresses.map((a) => [a.address.text, a.why, a.keep]),
+    l.connected?.map((c) => c.cidr.text) ?? null,
+    [...p.gatewaysDown].sort(),
+    [...(p.overridesRolledBack ?? [])].sort(),
+    p.config,
+  ]);
+}
+
+/**
+ * Plans the kernel state for this node. Invalid Routes become outcomes and never block valid ones. With a
+ * {@link PlanMemo}, each Route's selection and own plan are reused while nothing they depend on changed.
+ */
+export function plan(p: PlanInput, memo?: PlanMemo): Plan {
   const outcomes: RouteOutcome[] = [];
   const valid: { input: PlanRouteInput; route: NormalizedRoute }[] = [];
   const seenNames = new Set<string>();
@@ -266,15 +320,38 @@ export function plan(p: PlanInput): Plan {
       outcomes.push(outcome(input, { state: 'NotSelected', reason: 'NodeNotSelected', message: sel.reason }));
       continue;
     }
-    valid.push({ input, route: { ...v.value, name: input.name } });
+    valid.push({ input, route: v.value.name === input.name ? v.value : { ...v.value, name: input.name } });
   }
-  const l = lifelines(p.host, new Map(valid.map((v) => [v.input.name, v.route.gateways.map((g) => g.text)])));
-  const selected = valid.map((v) => planRoute(v.input, v.route, p, l));
-  const probe = new Set<string>(selected.flatMap((s) => s.usable));
+  const l = lifelines(p.host, new Map(valid.map((v) => [v.input.name, v.route.gateways])));
+  const context = memo ? planContext(p, l) : '';
+  if (memo) {
+    // The same context as last time: keep the very string, so each Route's check below is one pointer compare.
+    if (memo.context !== context) memo.context = context;
+    memo.replanned = 0;
+  }
+  const selected = valid.map((v) => {
+    const key = v.input.validated;
+    const hit = memo && key ? memo.entries.get(key) : undefined;
+    if (hit && hit.context === memo?.context && hit.name === v.input.name) {
+      return hit.planned.input === v.input ? hit.planned : { ...hit.planned, input: v.input };
+    }
+    const planned = planRoute(v.input, v.route, p, l);
+    if (!memo || !key) return planned;
+    memo.replanned++;
+    const entry: MemoEntry = { context: memo.context, name: v.input.name, planned };
+    const s = { ...planned, memo: entry };
+    (entry as { planned: Selected }).planned = s;
+    memo.entries.set(key, entry);
+    return s;
+  });
+  const probe = new Set<string>();
+  for (const s of selected) for (const g of s.usable) probe.add(g);
 
   // Two Routes claiming the same kernel route: the first by name wins, every time, and the other one is told.
   const owner = new Map<string, string>();
   const routes: DesiredRoute[] = [];
+  /** Per family: the kept protected addresses each Route's planned routes would take away (by address text). */
+  const capturing: Record<IpFamily, Map<string, { address: ProtectedAddress; by: Set<string> }>> = { 4: new Map(), 6: new Map() };
   const settled = selected.map((s) => {
     const conflicts = new Set<string>();
     let kept = 0;
@@ -288,6 +365,12 @@ export function plan(p: PlanInput): Plan {
       owner.set(key, s.input.name);
       routes.push(c.route);
       kept++;
+      for (const a of c.captures) {
+        const m = capturing[a.address.family];
+        const e = m.get(a.address.text) ?? { address: a, by: new Set<string>() };
+        e.by.add(s.input.name);
+        m.set(a.address.text, e);
+      }
     }
     return { s, conflicts, kept };
   });
@@ -299,21 +382,28 @@ export function plan(p: PlanInput): Plan {
   const keeps: DesiredRoute[] = [];
   const capturedBy = new Map<string, ProtectedAddress[]>();
   for (const family of [4, 6] as const) {
-    const mine = routes.filter((r) => r.family === family && (r.purpose === 'route' || r.purpose === 'override'));
-    if (mine.length === 0) continue;
+    // In the lifelines' order (as before), from what each kept claim captures (decided once per destination).
+    const m = capturing[family];
+    if (m.size === 0) continue;
     const captured: ProtectedAddress[] = [];
     for (const a of l.addresses) {
-      if (!a.keep || a.address.family !== family || onLinkAddress(l, a)) continue;
-      const by = [...new Set(mine.filter((r) => contains(r.dst, a)).map((r) => r.routeName))];
-      if (by.length === 0) continue;
+      const e = m.get(a.address.text);
+      if (!e || a.address.family !== family) continue;
       captured.push(a);
-      for (const n of by) capturedBy.set(n, [...(capturedBy.get(n) ?? []), a]);
+      for (const n of [...e.by].sort()) capturedBy.set(n, [...(capturedBy.get(n) ?? []), a]);
     }
     keeps.push(...keepRoutes(p, family, captured, taken, problems));
   }
   const keptDst = new Set(keeps.map((k) => k.dst));
 
   for (const { s, conflicts, kept } of settled) {
+    // Nothing but the Route's own plan shaped its outcome (no conflict, nothing kept): the last one still holds.
+    const alone = conflicts.size === 0 && kept === s.claims.length && !capturedBy.has(s.input.name);
+    const last = s.memo?.outcome;
+    if (alone && last && last.generation === s.input.generation) {
+      outcomes.push(last);
+      continue;
+    }
     const all = s.usable;
     const overrideActive = s.overrideActive && routes.some((r) => r.routeName === s.input.name && r.purpose === 'override');
     const notes = [...s.notes];
@@ -327,8 +417,8 @@ export function plan(p: PlanInput): Plan {
       : conflicts.size && s.reason === 'Programmed' ? 'PartialConflict'
       : (s.refused.length || s.badGateways.length) && s.reason === 'Programmed' ? 'PartiallyRefused'
       : s.reason;
-    outcomes.push(outcome(s.input, {
-      state: failed ? 'Failed' : 'Applied',
+    const o = outcome(s.input, {
+      state: failed ? 'Failed' : DEGRADED_REASONS.has(reason) ? 'Degraded' : 'Applied',
       reason,
       message: notes.length ? notes.join('; ') : `programmed via ${s.active.join(', ')}`,
       gateways: all,
@@ -337,7 +427,9 @@ export function plan(p: PlanInput): Plan {
       conflicts: [...conflicts],
       refused: s.refused,
       kept: keptHere.map((a) => a.address.text),
-    }));
+    });
+    if (s.memo) s.memo.outcome = alone ? o : undefined;
+    outcomes.push(o);
   }
 
   // Probing is bounded: at most probeMaxGateways gateways per node (sorted, so every pass probes the same ones).
@@ -359,13 +451,4 @@ export function plan(p: PlanInput): Plan {
     ...(rest.length ? { unprobedGateways: rest } : {}),
     problems,
   };
-}
-
-function onLinkAddress(l: Lifelines, a: ProtectedAddress): boolean {
-  return (l.connected ?? []).some((c) => cidrContains(c.cidr, a.address));
-}
-
-function contains(dst: string, a: ProtectedAddress): boolean {
-  const c = parseCidr(dst);
-  return c.ok && cidrContains(c.value, a.address);
 }

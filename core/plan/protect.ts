@@ -47,15 +47,20 @@ export type DestinationVerdict =
   | { readonly refused: true; readonly reason: string; readonly kind: RefusalKind }
   | { readonly refused: false; readonly protectedInside: readonly ProtectedAddress[] };
 
-function add(out: Map<string, ProtectedAddress>, text: string | undefined, why: string, keep = true): void {
+function add(out: Map<string, ProtectedAddress>, text: string | IpAddress | undefined, why: string, keep = true): void {
   if (!text) return;
-  const ip = parseIp(text);
+  // Already parsed (a validated Route's gateways): parsing them again was most of a plan at 1,000 Routes.
+  if (typeof text !== 'string' && out.has(text.text)) return;
+  const ip = typeof text === 'string' ? parseIp(text) : { ok: true as const, value: text };
   if (!ip.ok || isLoopback(ip.value) || isUnspecified(ip.value)) return;
   if (!out.has(ip.value.text)) out.set(ip.value.text, { address: ip.value, why, keep });
 }
 
-/** The node's lifelines from the host facts and the gateways of the Routes it applies (name → gateways). */
-export function lifelines(host: HostFacts, routeGateways: ReadonlyMap<string, readonly string[]>): Lifelines {
+/**
+ * The node's lifelines from the host facts and the gateways of the Routes it applies (name → gateways, as text or
+ * already parsed).
+ */
+export function lifelines(host: HostFacts, routeGateways: ReadonlyMap<string, readonly (string | IpAddress)[]>): Lifelines {
   const out = new Map<string, ProtectedAddress>();
   for (const a of host.controlPlaneAddresses) add(out, a, 'a control-plane endpoint (API server)');
   for (const a of host.keepAddresses) add(out, a, a === METADATA_ADDRESS ? 'the metadata service' : 'a kept address (--keep-addresses)');

@@ -7,6 +7,7 @@ import type { IpFamily } from '../ip.js';
 import type { OverrideFailMode } from '../options.js';
 import type { NodeFacts } from '../selector.js';
 import type { NormalizedRoute } from '../validate.js';
+import type { RouteNodeState } from '../route.js';
 
 /** The main routing table's number (`ip route` without `table`). */
 export const MAIN_TABLE = 254;
@@ -126,8 +127,8 @@ export interface DesiredSysctl {
 /** What happens to one Route on this node. */
 export interface RouteOutcome {
   readonly name: string;
-  /** `Applied`, `NotSelected`, `Invalid`, `Failed` or `Removing` (RouteNodeStatus.state). */
-  readonly state: 'Applied' | 'NotSelected' | 'Invalid' | 'Failed' | 'Removing';
+  /** The Route's state on this node (core/route.ts ROUTE_NODE_STATES: the CRD's enum, the summary's input). */
+  readonly state: RouteNodeState;
   readonly reason: string;
   readonly message: string;
   readonly generation?: number;

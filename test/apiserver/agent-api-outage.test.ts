@@ -123,7 +123,7 @@ d('failover while the API server is frozen, blackholed or killed (agent process,
         ended = true;
         const back = Date.now();
         const e = await entryShows([last.vpcV4], CATCH_UP_MS);
-        expect(e).toMatchObject({ state: 'Applied', reason: 'GatewaysDown' });
+        expect(e).toMatchObject({ state: 'Degraded', reason: 'GatewaysDown' });
         process.stdout.write(`API server ${outage.name}: status caught up ${Date.now() - back} ms after it was back\n`);
       } finally {
         if (!ended) await outage.end();

@@ -193,7 +193,7 @@ d('the agent end to end on a real API server (agent process in the node namespac
     await apply('off-link', { destinations: ['172.24.0.0/16'], gateways: ['192.0.2.1'] });
 
     const dead = await entryWhere('dead-gateway', (x) => x.reason === 'AllGatewaysDown', 'AllGatewaysDown');
-    expect(dead).toMatchObject({ state: 'Applied', reason: 'AllGatewaysDown' });
+    expect(dead).toMatchObject({ state: 'Degraded', reason: 'AllGatewaysDown' });
     expect(dead.message).toContain('10.114.0.99');
     // The route stays through its gateway (as DOKS does), so private destinations never leak to the default route.
     expect((await kernelRoute('172.23.0.0/16'))?.gateways).toEqual(['10.114.0.99']);

@@ -2,7 +2,7 @@
  * Convergence against a real API server: the agent process in the node namespace with `--kubeconfig` (the agent
  * ServiceAccount's token, the synthesized RBAC), the control plane (etcd + kube-apiserver, test/cluster) in the
  * topology's control-plane namespace. Routes are created by the bench process itself with @kubernetes/client-node
- * through the control plane's relay (`localKubeconfig`), one create request per Route.
+ * through the control plane's relay (`localKubeconfig`), one create request per Route, over keep-alive connections.
  * - One by one: 200 Routes (one /32 each), each created after the previous one reached the kernel; latency from
  *   the create response (the API server accepted and stored it) to the route's line in `ip -N monitor route`
  *   running in the node namespace (stamped when the bench process reads it); p50 and p99.
@@ -14,12 +14,14 @@
  *   `ip -force -batch -` coprocess in the node namespace, 200 single-route batches). Figures are given as ratios to it.
  * Goals (issue 11): p50 ≤ 5 ms, p99 ≤ 25 ms one by one; the bulk tail ≤ 100 ms.
  */
-import { CustomObjectsApi, KubeConfig, makeInformer, type KubernetesObject } from '@kubernetes/client-node';
+import { createConfiguration, CustomObjectsApi, KubeConfig, makeInformer, ServerConfiguration, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeTransport } from '../../agent/kube/transport.js';
 import { IpBatchWriter } from '../../agent/kernel/writer.js';
 import { createInterface } from 'node:readline';
 import { agentManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject } from '../../core/index.js';
 import { KROUTE_PROTO, startAgent, type AgentProcess } from '../agent/agent-process.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
+import { agentKubeconfig, standInNode } from '../lab/control-plane.js';
 import { buildTopology, CONTROL_PLANE_V4, until, type Topology } from '../net/topology.js';
 import { round, type BenchResult } from './types.js';
 
@@ -106,8 +108,11 @@ export async function setUp(topo: Topology, agentArgs: readonly string[] = []): 
     const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.networking.doks.digitalocean.com']);
     if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
     await cp.apply(agentManifests(resolved.value).filter((m) => m.kind !== 'DaemonSet'));
-    await cp.apply([{ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE_NAME, labels: { 'doks.digitalocean.com/node-pool': 'bench' } } }]);
-    const kubeconfig = await cp.kubeconfigFor(resolved.value.name, resolved.value.namespace);
+    await standInNode(cp, NODE_NAME, { 'doks.digitalocean.com/node-pool': 'bench' });
+    // A token bound to a stand-in Pod on the node, as a DaemonSet pod's is: the shipped node-restriction policy
+    // refuses every Route write from any other token (an unbound one had every finalizer and status write refused and
+    // retried, a storm of 403s that slowed the API server's creates to a crawl).
+    const kubeconfig = await agentKubeconfig(topo.built, cp, { name: resolved.value.name, namespace: resolved.value.namespace }, NODE_NAME);
     // Probes every 30 s (the default): the figure is convergence, not probing.
     const agent = startAgent(topo, '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--probe-interval-seconds', '30', ...agentArgs] });
     await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
@@ -174,11 +179,17 @@ export async function run(): Promise<BenchResult[]> {
   let cp: ControlPlane | undefined;
   let agent: AgentProcess | undefined;
   let arrivals: RouteArrivals | undefined;
+  let transport: KubeTransport | undefined;
   try {
     ({ cp, agent } = await setUp(topo));
     const kc = new KubeConfig();
     kc.loadFromFile(cp.localKubeconfig);
-    const api = kc.makeApiClient(CustomObjectsApi);
+    // Creates over keep-alive connections, as kubectl and client-go make them: client-node 1.3.0 alone opens a new
+    // TLS connection per request (kubernetes-client/javascript#2893), which made the 1,000 creates themselves the
+    // slowest part of the burst and loaded the API server with handshakes the agent never causes.
+    transport = new KubeTransport({ maxSockets: IN_FLIGHT, timeoutMs: 120_000 });
+    const server = kc.getCurrentCluster()?.server ?? '';
+    const api = new CustomObjectsApi(createConfiguration({ baseServer: new ServerConfiguration(server, {}), authMethods: { default: kc }, httpApi: transport.library() }));
     const gateway = topo.gateways[0]?.vpcV4 ?? '10.114.0.3';
     const create = (name: string, dst: string) => api.createClusterCustomObject({ ...coords, body: routeObject(name, { destinations: [dst], gateways: [gateway] }) });
     arrivals = await RouteArrivals.start(topo);
@@ -255,6 +266,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: `${AT_ONCE} Routes deleted at once → all out of the kernel`, value: round(allOut / 1000), unit: 's', note: `${IN_FLIGHT} deletes in flight; objects gone (finalizers released) after ${round(objectsGone / 1000)} s` },
     ];
   } finally {
+    transport?.close();
     await arrivals?.stop();
     await agent?.stop().catch(() => undefined);
     await cp?.stop();

@@ -9,6 +9,8 @@
  * - `ip -batch` alone, the baseline.
  * Goal: the adapter within 1.5x of `ip -batch` (issue 11).
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { IprouteKernel } from '../../agent/kernel/iproute.js';
 import type { DesiredRoute } from '../../core/plan/index.js';
 import { must } from '../net/netns.js';
@@ -55,7 +57,9 @@ async function viaAgent(topo: Topology, n: number, gateways: readonly string[]):
     await waitCount(topo, KROUTE_PROTO, n);
     const add = performance.now() - t0;
     const t1 = performance.now();
-    writeRoutes(dir, 'routes.yaml', '');
+    // Removed, not emptied: a file that became empty keeps its last good content (a half-written file must not
+    // withdraw routes: agent/file-source.ts), so emptying it withdraws nothing.
+    rmSync(join(dir, 'routes.yaml'));
     await waitCount(topo, KROUTE_PROTO, 0);
     const del = performance.now() - t1;
     return { add, del, peakMiB: peakRssMiB(agent.pid) };

@@ -4,8 +4,8 @@
  * plan twice changes nothing the second time).
  */
 import fc from 'fast-check';
-import { routeObject, type NodeSelector, type RouteSpec } from '../../core/index.js';
-import { FORWARD_PROBE, plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
+import { routeObject, validateRoute, type NodeSelector, type NormalizedRoute, type Result, type RouteSpec } from '../../core/index.js';
+import { FORWARD_PROBE, plan, PlanMemo, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
 import { diffKernel, type KernelOp } from '../../agent/kernel/diff.js';
 import { sortHops, type KernelRoute, type KernelRule, type KernelState } from '../../agent/kernel/state.js';
 
@@ -47,7 +47,8 @@ describe('plan: behaviour', () => {
   ] as const)('a plain route with $down down ($mode) goes via $want', ({ down, mode, want, reason }) => {
     const p = plan(input([route('r', { destinations: ['192.0.2.0/24'], gateways: GW })], { gatewaysDown: new Set(down), config: { ...CONFIG, overrideFailMode: mode } }));
     expect(mainRoutes(p.routes)).toEqual({ '192.0.2.0/24': want });
-    expect(p.outcomes[0]).toMatchObject({ state: 'Applied', reason });
+    // In the kernel with gateways down: Degraded (one state list for planner, CRD and summary).
+    expect(p.outcomes[0]).toMatchObject({ state: 'Degraded', reason });
   });
 
   it('overrides the default route with a /1 pair and keeps DNS, API server and metadata on the original gateway', () => {
@@ -66,13 +67,14 @@ describe('plan: behaviour', () => {
   });
 
   it.each([
-    { mode: 'closed', want: { '0.0.0.0/1': GW, '128.0.0.0/1': GW }, reason: 'AllGatewaysDown' },
-    { mode: 'open', want: {}, reason: 'OverrideWithdrawn' },
-  ] as const)('an override with every gateway down, fail-$mode', ({ mode, want, reason }) => {
+    { mode: 'closed', want: { '0.0.0.0/1': GW, '128.0.0.0/1': GW }, reason: 'AllGatewaysDown', state: 'Degraded' },
+    { mode: 'open', want: {}, reason: 'OverrideWithdrawn', state: 'Failed' },
+  ] as const)('an override with every gateway down, fail-$mode', ({ mode, want, reason, state }) => {
     const p = plan(input([route('all', { destinations: ['0.0.0.0/0'], gateways: GW })], { gatewaysDown: new Set(GW), config: { ...CONFIG, overrideFailMode: mode } }));
     const halves = Object.fromEntries(Object.entries(mainRoutes(p.routes)).filter(([d]) => d.endsWith('/1')));
     expect(halves).toEqual(want);
     expect(p.outcomes[0].reason).toBe(reason);
+    expect(p.outcomes[0].state).toBe(state);
     if (mode === 'open') expect(p.routes.filter((r) => r.purpose === 'keep')).toEqual([]);
   });
 
@@ -235,6 +237,27 @@ describe('plan: properties', () => {
       const without = plan(i);
       expect(withBad.routes).toEqual(without.routes);
       expect(withBad.outcomes.filter((o) => o.name.startsWith('zz-')).every((o) => o.state === 'Invalid')).toBe(true);
+    }));
+  });
+
+  it('planning only what changed (a memo carried from pass to pass) gives the plan of planning everything', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(arbInput, fc.boolean()), { minLength: 2, maxLength: 5 }), fc.constantFrom('egress', 'other'), (passes, otherPool) => {
+      const memo = new PlanMemo();
+      // The agent validates once per generation: the same spec under the same name keeps its result from pass to pass.
+      const validations = new Map<string, Result<NormalizedRoute>>();
+      for (const [i, relabel] of passes) {
+        const routes = i.routes.map((r) => {
+          const k = `${r.name} ${JSON.stringify(r.object)}`;
+          const validated = validations.get(k) ?? validateRoute(r.object);
+          validations.set(k, validated);
+          return { ...r, validated };
+        });
+        const node = relabel ? { ...NODE, labels: { 'doks.digitalocean.com/node-pool': otherPool } } : NODE;
+        const full = plan({ ...i, routes, node });
+        expect(plan({ ...i, routes, node }, memo)).toEqual(full);
+        expect(plan({ ...i, routes: routes.map((r) => ({ ...r })), node }, memo)).toEqual(full);
+        expect(memo.replanned).toBe(0);
+      }
     }));
   });
 
