@@ -3,12 +3,12 @@
  * `npm run package`: builds the workspace packages, then writes the construct library for other languages under
  * dist/packages/ with jsii-pacmak: python (a wheel and an sdist) by default; `-- python,java,go` for more, each only
  * where its toolchain is installed (java: JDK + Maven, go: Go). pacmak's output is kept per target and .jsii
- * assembly under ${XDG_CACHE_HOME:-~/.cache}/kroute/packages/ and copied from there while the assembly is unchanged:
+ * assembly + compiled JavaScript under ${XDG_CACHE_HOME:-~/.cache}/kroute/packages/ and copied from there while they are unchanged:
  * pacmak's python step alone takes one to two minutes, java more.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +29,18 @@ const must = (cmd, args, cwd = root) => {
 };
 
 must('npm', ['run', 'build:packages', '--silent']);
-const assembly = readFileSync(join(stage, '.jsii'));
-const key = createHash('sha256').update(assembly).digest('hex');
+// The key covers what the wheel carries: the assembly (types and docs) and the compiled JavaScript it bundles (a
+// change inside core/ alters lib/ but not the assembly).
+const hash = createHash('sha256').update(readFileSync(join(stage, '.jsii'))).update(readFileSync(join(stage, 'package.json')));
+const addTree = (dir) => {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) addTree(p);
+    else hash.update(`${p.slice(stage.length)}\0`).update(readFileSync(p));
+  }
+};
+addTree(join(stage, 'lib'));
+const key = hash.digest('hex');
 mkdirSync(out, { recursive: true });
 for (const target of targets) {
   const tool = toolchain[target];
