@@ -171,11 +171,16 @@ d('kroute from Pulumi YAML through its component provider, real engine (needs Go
     const text = failedRun(r);
     expect(text).toMatch(/Route "late-bad" is invalid:[\s\S]*spec\.gateways\[0\]: "10\.114\.0\.999" is not an IPv4 or IPv6 address/);
     expect(text).not.toMatch(/error serializing property/);
-    // Once, naming the component (YAML's host reports it on the stack), with no trace of kroute's files under it.
-    const errors = r.diagnostics.filter((x) => x.severity === 'error');
-    expect(errors.map((x) => x.message)).toEqual([
-      'kroute:index:Route resource \'late-bad\' has a problem: Route "late-bad" is invalid:\n  - spec.gateways[0]: "10.114.0.999" is not an IPv4 or IPv6 address\n',
-    ]);
+    // The component's own error, naming the Route and the field, with no trace of kroute's files. The YAML host may
+    // also report the same error's stack (its message alone: ComponentValidationError's stack is its message) as a
+    // second diagnostic, depending on when the rejected child input settles: seen in clean-clone runs, not always.
+    const errors = r.diagnostics.filter((x) => x.severity === 'error').map((x) => x.message);
+    const body = 'Route "late-bad" is invalid:\n  - spec.gateways[0]: "10.114.0.999" is not an IPv4 or IPv6 address\n';
+    const own = `kroute:index:Route resource 'late-bad' has a problem: ${body}`;
+    expect(errors).toContain(own);
+    for (const e of errors) if (e !== own) expect(e).toBe(body);
+    expect(errors.length).toBeLessThanOrEqual(2);
+    expect(errors.join('')).not.toMatch(/\.js:\d+|\/lib\//);
     const created = r.steps.filter((x) => x.op === 'create').map((x) => x.urn.split('::').pop());
     expect(created).toContain('late-source');
     expect(created).not.toContain('late-bad-route');
