@@ -154,6 +154,10 @@ export async function buildLab(spec: LabSpec, opts: BuildLabOptions = {}): Promi
     const each = (f: (role: string, s: NamespaceSpec, ns: Netns) => Promise<void>) =>
       Promise.all(Object.entries(spec.namespaces).map(([role, s]) => f(role, s, built.ns(role))));
 
+    // No IPv6 duplicate address detection on anything made below (addresses already say nodad; this covers the
+    // kernel's own link-local addresses, which stay tentative for a second or more on a loaded machine, so that the
+    // first IPv6 flow failed its neighbour discovery now and then).
+    await each(async (_, __, ns) => void (await ns.must('sysctl', ['-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'])));
     // Bridges, then the veth pairs (made in their first namespace, the peer placed in the second).
     await each((_, s, ns) => ns.ipBatch((s.bridges ?? []).flatMap((b) => [`link add name ${b} type bridge`, `link set dev ${b} up`])));
     await each((role, _, ns) => ns.ipBatch(veths.filter((v) => v.a.role === role).map((v) => `link add name ${v.a.ifName} type veth peer name ${v.b.ifName} netns ${built.ns(v.b.role).name}`)));
