@@ -108,7 +108,7 @@ describe('gateway failover (agent process, root, network namespaces)', () => {
     }
   });
 
-  it('with --forward-probe-target, a gateway that stopped forwarding (nft drop, then ip_forward=0) leaves the route and comes back', async () => {
+  it('with --forward-probe-target (kroute-probe, built with Go), a gateway that stopped forwarding (nft drop, then ip_forward=0) leaves the route and comes back, all probed by one fping and one kroute-probe', async () => {
     const dir = routesDir(topo, 'fwd');
     writeRoutes(dir, 'route.yaml', readFileSync(join(DOKS_EXAMPLES_DIR, '2-ecmp.yaml'), 'utf8'));
     await agent?.stop();

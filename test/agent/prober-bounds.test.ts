@@ -33,7 +33,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms: 
   }
 }
 
-describe('prober bounds (needs root, iproute2, fping; in a network namespace)', () => {
+describe('prober bounds (needs root, iproute2, fping, and Go for kroute-probe; in a network namespace)', () => {
   let lab: NetnsLab;
   let ns: Netns;
 

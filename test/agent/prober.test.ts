@@ -56,7 +56,7 @@ async function until(what: string, check: () => boolean, ms: number): Promise<vo
   }
 }
 
-describe('prober (needs root, iproute2, fping, kroute-probe; in network namespaces)', () => {
+describe('prober (needs root, iproute2, fping, and Go for kroute-probe; in network namespaces)', () => {
   const lab = useLab({
     name: 'a node, one gateway, and a target beyond it',
     namespaces: {

@@ -1,7 +1,8 @@
 /**
  * The agent image, built here (podman + runc, no registry) and run in a node network namespace under the DaemonSet's
  * own security context: every podman flag is derived from the synthesized DaemonSet (run-flags.ts), none written by
- * hand. Needs root, podman and runc (`apt-get install -y --no-install-recommends podman runc`): a missing tool fails.
+ * hand. Needs root, podman and runc (`apt-get install -y --no-install-recommends podman runc`), and Go (kroute-probe):
+ * a missing tool fails.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -78,7 +79,7 @@ function derive(ds: Manifest, lab: NodeLab, routesDir: string, image: string): D
   });
 }
 
-describe('agent image (needs root, podman and runc)', () => {
+describe('agent image (needs root, podman, runc, and Go for kroute-probe)', () => {
   let built: Pick<BuiltImage, 'image' | 'sizeBytes'>;
   let podman: Podman;
 
