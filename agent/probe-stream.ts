@@ -1,11 +1,13 @@
 /**
  * One long-lived ICMP echo process and what it says, as one outcome per target per period: answered in time, or
- * lost. `fping -l` probes every gateway from one process (docs/safety.md, "Probing"); `ping -m MARK` probes one
- * forwarding target through one gateway (fping 5.1, Debian bookworm's, cannot set a mark).
+ * lost. `fping -l` probes every gateway from one process (docs/safety.md, "Probing"); `kroute-probe` (agent/probe,
+ * kroute's own, in Go) probes every forwarding target, each through its gateway by a mark, from one process too
+ * (fping 5.1, Debian bookworm's and trixie's, cannot set a mark). Both print one line per probe, timeouts included.
  *
- * Losses come from three places, so none goes unseen: the tool's own timeout line (fping's `timed out`), a gap in
- * the sequence numbers (a send the kernel refused prints nothing, e.g. no route to the gateway), and a watchdog for a
- * target that has gone silent (every send refused, or the process gone). Each sequence number counts once.
+ * Losses come from three places, so none goes unseen: the tool's own timeout line (fping's `timed out`,
+ * kroute-probe's `timeout`), a gap in the sequence numbers (a send the kernel refused prints nothing, e.g. no route
+ * to the gateway), and a watchdog for a target that has gone silent (every send refused, or the process gone). Each
+ * sequence number counts once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -41,23 +43,28 @@ export function fpingStderrTarget(line: string): string | undefined {
   return /for ICMP Echo sent to (\S+)/.exec(line)?.[1];
 }
 
-/** Parses one line of iputils `ping -n` for `target` (replies, and ICMP errors naming a sequence number). */
-export function parsePingLine(line: string, target: string): EchoLine | undefined {
-  const reply = /^\d+ bytes from [^:]+: icmp_seq=(\d+) .*time=([\d.]+) ms/.exec(line);
-  if (reply) return { target, seq: Number(reply[1]), ok: true, rttMs: Number(reply[2]) };
-  const error = /^From (\S+) icmp_seq=(\d+) (.+)$/.exec(line);
-  if (error) return { target, seq: Number(error[2]), ok: false, why: `${error[3].trim()} (from ${error[1]})` };
-  return undefined;
+/**
+ * Parses one line of `kroute-probe` (agent/probe/main.go): `NAME SEQ reply RTT_MS`, `NAME SEQ timeout` or
+ * `NAME SEQ error TEXT`; `target` is the NAME.
+ */
+export function parseProbeLine(line: string): EchoLine | undefined {
+  const m = /^(\S+) (\d+) (?:reply ([\d.]+)|(timeout)|error (.+))$/.exec(line.trim());
+  if (!m) return undefined;
+  if (m[3] !== undefined) return { target: m[1], seq: Number(m[2]), ok: true, rttMs: Number(m[3]) };
+  return m[4] ? { target: m[1], seq: Number(m[2]), ok: false } : { target: m[1], seq: Number(m[2]), ok: false, why: m[5] };
 }
+
+/** Output formats the stream parses. */
+export type EchoFormat = 'fping' | 'kroute-probe';
 
 /** How to run one stream. */
 export interface EchoStreamProps {
   /** The program and its arguments. */
   readonly command: readonly string[];
-  /** The targets, in the order the program sends to them. */
+  /** The targets (kroute-probe: their names), in the order the program sends to them. */
   readonly targets: readonly string[];
-  /** `fping` (all targets, sequence from 0) or `ping` (one target, sequence from 1). */
-  readonly format: 'fping' | 'ping';
+  /** `fping` or `kroute-probe`: all targets from one process, sequence numbers from 0, timeouts printed. */
+  readonly format: EchoFormat;
   readonly periodMs: number;
   readonly timeoutMs: number;
   /** Delay between the sends to consecutive targets within a period (fping's -i). @default 0 */
@@ -65,6 +72,8 @@ export interface EchoStreamProps {
   readonly onOutcome: (o: EchoOutcome) => void;
   /** Called with the program's error output when it fails to start or exits (it is restarted after one period). */
   readonly onError?: (error: string) => void;
+  /** Called at the first line the program prints after it started (it runs, and hears). */
+  readonly onRunning?: () => void;
 }
 
 interface Track {
@@ -87,12 +96,13 @@ export class EchoStream {
   /** The process's failure, given as the reason for every loss until it runs again. */
   private failure?: string;
   private stderrTail = '';
+  /** Whether this run of the program has printed a line yet. */
+  private heard = false;
   private readonly graceMs: number;
 
   constructor(private readonly props: EchoStreamProps) {
-    // fping prints `timed out` at send + timeout, and the watchdog steps in only for a target gone silent; ping never
-    // prints a timeout, so for ping the watchdog is what sees a loss, right at send + timeout.
-    this.graceMs = props.format === 'fping' ? Math.max(250, Math.min(props.periodMs, 1000) / 2) : 20;
+    // Both tools print a timeout at send + timeout: the watchdog steps in only for a target gone silent.
+    this.graceMs = Math.max(250, Math.min(props.periodMs, 1000) / 2);
   }
 
   /** The process id while it runs (tests count processes by it). */
@@ -103,17 +113,18 @@ export class EchoStream {
   start(): void {
     if (this.stopped || this.child) return;
     const [cmd, ...args] = this.props.command;
-    const first = this.props.format === 'fping' ? 0 : 1;
     const now = Date.now();
-    this.tracks = new Map(this.props.targets.map((t, i) => [t, { resolved: first - 1, anchorSeq: first, anchorSentAt: now + i * (this.props.spreadMs ?? 0) }]));
+    this.tracks = new Map(this.props.targets.map((t, i) => [t, { resolved: -1, anchorSeq: 0, anchorSentAt: now + i * (this.props.spreadMs ?? 0) }]));
     this.stderrTail = '';
+    this.heard = false;
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.on('error', (e) => this.fail(`${cmd} failed to start: ${e.message}`));
     createInterface({ input: child.stdout }).on('line', (line) => this.line(line));
     createInterface({ input: child.stderr }).on('line', (line) => {
       this.stderrTail = line.trim();
-      const about = this.props.format === 'fping' ? fpingStderrTarget(line) : this.props.targets[0];
+      // kroute-probe's stderr is only ever fatal (its per-probe errors are stdout lines).
+      const about = this.props.format === 'fping' ? fpingStderrTarget(line) : undefined;
       const track = about === undefined ? undefined : this.tracks.get(about);
       if (track) track.why = line.trim();
     });
@@ -162,13 +173,17 @@ export class EchoStream {
   }
 
   private line(text: string): void {
-    const l = this.props.format === 'fping' ? parseFpingLine(text) : parsePingLine(text, this.props.targets[0]);
+    const l = this.props.format === 'fping' ? parseFpingLine(text) : parseProbeLine(text);
     if (!l) return;
     const track = this.tracks.get(l.target);
     if (!track) return;
     this.failure = undefined;
+    if (!this.heard) {
+      this.heard = true;
+      this.props.onRunning?.();
+    }
     const now = Date.now();
-    // A reply later than the timeout is a loss (fping drops those itself; ping prints them).
+    // A reply later than the timeout is a loss (both tools drop those themselves).
     const ok = l.ok && (l.rttMs ?? 0) <= this.props.timeoutMs;
     for (let s = track.resolved + 1; s < l.seq; s++) this.emit(l.target, s, false, track.why ?? 'the probe could not be sent');
     if (l.seq > track.resolved) {

@@ -5,13 +5,18 @@
  * One long-lived `fping -l` probes every gateway (docs/safety.md, "Probing"): one process per node however many
  * gateways, never one per gateway per round; at most --probe-max-gateways gateways (the planner caps and reports the
  * list). It is restarted only when the set of gateways changes (or it exits). Forwarding probes
- * (--forward-probe-target, off by default) need a mark per gateway, which Debian bookworm's fping 5.1 cannot set: one
- * long-lived `ping -m MARK` per such gateway. Both need CAP_NET_RAW (raw ICMP sockets; the image's fping and ping
- * carry no file capabilities, the agent runs as root with NET_RAW).
+ * (--forward-probe-target, off by default) need a mark per gateway, which fping 5.1 (Debian bookworm's and trixie's)
+ * cannot set: one long-lived `kroute-probe` (agent/probe, --forward-prober) sends them all, one raw socket per mark,
+ * restarted only when the set of forwarding probes changes. Both need CAP_NET_RAW (raw ICMP sockets; kroute-probe's
+ * marks CAP_NET_ADMIN; the image's binaries carry no file capabilities, the agent runs as root with both).
  *
  * A gateway goes down after `fall` lost probes in a row and comes back after `rise` answered ones (with a forwarding
- * probe: either kind lost `fall` times takes it down; both answered `rise` times bring it back).
+ * probe: either kind lost `fall` times takes it down; both answered `rise` times bring it back). While kroute-probe
+ * is not running (missing, refused a socket, exited), forwarding probes count neither way: gateways are judged by
+ * their own replies only, as without --forward-probe-target, and the agent says so; a dead prober never takes the
+ * gateways out.
  */
+import { AGENT_OPTIONS } from '../core/options.js';
 import type { Logger } from './log.js';
 import { EchoStream, type EchoOutcome } from './probe-stream.js';
 
@@ -33,6 +38,8 @@ export interface ProberProps {
   readonly onChange: (down: ReadonlySet<string>, changed: { gateway: string; up: boolean }[]) => void;
   /** A prefix for the probe commands (e.g. `ip netns exec NS` in tests). @default none */
   readonly wrap?: readonly string[];
+  /** The forwarding prober's executable (--forward-prober). @default /usr/local/bin/kroute-probe, as in the image */
+  readonly forwardProber?: string;
 }
 
 /** One gateway's probing state. */
@@ -63,11 +70,24 @@ export function fpingCommand(gateways: readonly string[], periodMs: number, time
   return ['fping', '-l', '-A', '-p', String(periodMs), '-t', String(timeoutMs), '-i', String(spreadMs), ...gateways];
 }
 
+/** The kroute-probe command for these forwarding probes: one `NAME,TARGET,MARK` each, the gateway as the name. */
+export function forwardProbeCommand(prober: string, probes: readonly ProbeTarget[], periodMs: number, timeoutMs: number, spreadMs: number): string[] {
+  const specs = probes.flatMap((t) => (t.forward ? [`${t.gateway},${t.forward.target},${t.forward.mark}`] : []));
+  return [prober, '-period-ms', String(periodMs), '-timeout-ms', String(timeoutMs), '-spread-ms', String(spreadMs), ...specs];
+}
+
+/** fping's -i and kroute-probe's -spread-ms: sends spread within the period, at most fping's default 10 ms apart. */
+function spreadFor(periodMs: number, targets: number): number {
+  return Math.max(1, Math.min(10, Math.floor(periodMs / (targets + 1))));
+}
+
 /** Probes gateways continuously and says when one goes down or comes back. */
 export class Prober {
   private readonly health = new Map<string, State>();
   private direct?: { readonly key: string; readonly stream: EchoStream };
-  private readonly forwards = new Map<string, EchoStream>();
+  private forward?: { readonly key: string; readonly stream: EchoStream };
+  /** Why the forwarding prober is not running, while it is not: its probes then count neither way. */
+  private forwardDown?: string;
   private stopped = true;
   private readonly reported = new Set<string>();
   private pending: { gateway: string; up: boolean }[] = [];
@@ -107,8 +127,8 @@ export class Prober {
       this.direct = undefined;
       if (gateways.length) {
         const all = [...gateways, PROBER_CANARY];
-        // Sends spread within the period (fping's -i, at most its default 10 ms), so every target is sent to each period.
-        const spreadMs = Math.max(1, Math.min(10, Math.floor(this.periodMs / (all.length + 1))));
+        // Sends spread within the period, so every target is sent to each period.
+        const spreadMs = spreadFor(this.periodMs, all.length);
         const stream = new EchoStream({
           command: [...(this.props.wrap ?? []), ...fpingCommand(all, this.periodMs, this.timeoutMs, spreadMs)],
           targets: all,
@@ -123,40 +143,70 @@ export class Prober {
         stream.start();
       }
     }
-    const forwardKeys = new Map<string, ProbeTarget>([...want.values()].flatMap((t) => (t.forward ? [[`${t.gateway}|${t.forward.target}|${t.forward.mark}`, t] as [string, ProbeTarget]] : [])));
-    for (const [k, s] of [...this.forwards]) {
-      if (!forwardKeys.has(k)) {
-        s.stop();
-        this.forwards.delete(k);
+    const forwards = gateways.flatMap((g) => {
+      const t = want.get(g);
+      return t?.forward ? [t] : [];
+    });
+    const forwardKey = forwards.map((t) => `${t.gateway},${t.forward?.target},${t.forward?.mark}`).join(' ');
+    if (this.forward?.key !== forwardKey) {
+      this.forward?.stream.stop();
+      this.forward = undefined;
+      if (forwards.length === 0) this.forwardDown = undefined;
+      else {
+        const spreadMs = spreadFor(this.periodMs, forwards.length);
+        const prober = this.props.forwardProber ?? AGENT_OPTIONS.forwardProber.default;
+        const stream = new EchoStream({
+          command: [...(this.props.wrap ?? []), ...forwardProbeCommand(prober, forwards, this.periodMs, this.timeoutMs, spreadMs)],
+          targets: forwards.map((t) => t.gateway),
+          format: 'kroute-probe',
+          periodMs: this.periodMs,
+          timeoutMs: this.timeoutMs,
+          spreadMs,
+          onOutcome: (o) => this.outcome('forward', o),
+          onError: (e) => this.forwardFailed(e),
+          onRunning: () => this.forwardRunning(),
+        });
+        this.forward = { key: forwardKey, stream };
+        stream.start();
       }
     }
-    for (const [k, t] of forwardKeys) {
-      if (this.forwards.has(k) || !t.forward) continue;
-      const f = t.forward;
-      const stream = new EchoStream({
-        command: [...(this.props.wrap ?? []), 'ping', '-n', '-i', String(this.periodMs / 1000), '-m', String(f.mark), ...(f.target.includes(':') ? ['-6'] : []), f.target],
-        targets: [f.target],
-        format: 'ping',
-        periodMs: this.periodMs,
-        timeoutMs: this.timeoutMs,
-        onOutcome: (o) => this.outcome('forward', o, t.gateway),
-        onError: (e) => this.failedToRun(e),
-      });
-      this.forwards.set(k, stream);
-      stream.start();
+  }
+
+  /** kroute-probe failed to start or exited: until it runs again, gateways are judged by their direct probes only. */
+  private forwardFailed(error: string): void {
+    if (this.forwardDown !== undefined) return;
+    this.forwardDown = error;
+    this.props.log.warn('the forwarding prober is not running: gateways are judged by their own ICMP replies only until it runs again (restarted every probe interval)', {
+      error: `${error}${this.hint(error)}`, prober: this.props.forwardProber ?? AGENT_OPTIONS.forwardProber.default,
+    });
+    for (const [g, h] of this.health) {
+      if (!h.forward) continue;
+      h.forward.fails = 0;
+      h.forward.oks = 0;
+      delete h.forward.why;
+      this.judge(g, h);
     }
+  }
+
+  private forwardRunning(): void {
+    if (this.forwardDown === undefined) return;
+    this.forwardDown = undefined;
+    this.props.log.info('the forwarding prober runs again: forwarding probes count again');
+  }
+
+  private hint(error: string): string {
+    return /can't create socket|Operation not permitted|EPERM/i.test(error)
+      ? ' (no raw ICMP socket or mark: the agent needs CAP_NET_RAW, and CAP_NET_ADMIN for forwarding probes\' marks; Operation not permitted)'
+      : /ENOENT|no such file/i.test(error) ? ` (install kroute-probe there, or point --forward-prober at it)` : '';
   }
 
   private failedToRun(error: string): void {
     if (this.reported.has(error)) return;
     this.reported.add(error);
-    const hint = /can't create socket|Operation not permitted|EPERM/i.test(error)
-      ? ' (no raw ICMP socket: the agent needs CAP_NET_RAW; socket() was refused, Operation not permitted)'
-      : '';
-    this.props.log.warn('probe failed to run', { error: `${error}${hint}` });
+    this.props.log.warn('probe failed to run', { error: `${error}${this.hint(error)}` });
   }
 
-  private outcome(kind: 'direct' | 'forward', o: EchoOutcome, forGateway?: string): void {
+  private outcome(kind: 'direct' | 'forward', o: EchoOutcome): void {
     if (kind === 'direct' && o.target === PROBER_CANARY) {
       if (!o.ok && !this.canaryLost) {
         this.props.log.warn('the prober hears no reply even from loopback: its ICMP socket cannot receive, so gateway losses prove nothing about the gateways', {
@@ -166,7 +216,8 @@ export class Prober {
       this.canaryLost = !o.ok;
       return;
     }
-    const g = forGateway ?? o.target;
+    if (kind === 'forward' && this.forwardDown !== undefined) return;
+    const g = o.target;
     const h = this.health.get(g);
     if (!h) return;
     const c = kind === 'direct' ? h.direct : h.forward;
@@ -183,13 +234,19 @@ export class Prober {
         ? `no ICMP reply from the gateway${o.why ? ` (${o.why})` : ''}${blind}`
         : `answers ICMP but ${h.forward?.target} does not answer through it (not forwarding)${o.why ? ` (${o.why})` : ''}${blind}`;
     }
+    this.judge(g, h);
+  }
+
+  /** Takes the gateway out or puts it back by its counts (its forwarding probe's only while kroute-probe runs). */
+  private judge(g: string, h: State): void {
+    const forward = this.forwardDown === undefined ? h.forward : undefined;
     const fall = this.props.fall;
-    if (h.up && (h.direct.fails >= fall || (h.forward?.fails ?? 0) >= fall)) {
+    if (h.up && (h.direct.fails >= fall || (forward?.fails ?? 0) >= fall)) {
       h.up = false;
       const health = this.view(h);
       this.props.log.warn('gateway failed its probes', { gateway: g, fails: health.fails, why: health.lastError });
       this.changed({ gateway: g, up: false });
-    } else if (!h.up && h.direct.oks >= this.props.rise && (!h.forward || h.forward.oks >= this.props.rise)) {
+    } else if (!h.up && h.direct.oks >= this.props.rise && (!forward || forward.oks >= this.props.rise)) {
       h.up = true;
       this.changed({ gateway: g, up: true });
     }
@@ -206,10 +263,12 @@ export class Prober {
     });
   }
 
+  /** A gateway's counts as they judge it: its forwarding probe's only while kroute-probe runs. */
   private view(h: State): GatewayHealth {
-    const fails = Math.max(h.direct.fails, h.forward?.fails ?? 0);
-    const oks = Math.min(h.direct.oks, h.forward?.oks ?? Number.POSITIVE_INFINITY);
-    const why = h.direct.why ?? h.forward?.why;
+    const forward = this.forwardDown === undefined ? h.forward : undefined;
+    const fails = Math.max(h.direct.fails, forward?.fails ?? 0);
+    const oks = Math.min(h.direct.oks, forward?.oks ?? Number.POSITIVE_INFINITY);
+    const why = h.direct.why ?? forward?.why;
     return { up: h.up, fails, oks, ...(why ? { lastError: why } : {}) };
   }
 
@@ -223,9 +282,9 @@ export class Prober {
     return new Map([...this.health].map(([g, h]) => [g, this.view(h)]));
   }
 
-  /** Process ids of the probe processes now running (one fping, plus one ping per forwarding probe). */
+  /** Process ids of the probe processes now running: one fping, and one kroute-probe when there are forwarding probes. */
   processes(): number[] {
-    return [this.direct?.stream.pid, ...[...this.forwards.values()].map((s) => s.pid)].filter((p): p is number => p !== undefined);
+    return [this.direct?.stream.pid, this.forward?.stream.pid].filter((p): p is number => p !== undefined);
   }
 
   start(): void {
@@ -238,7 +297,7 @@ export class Prober {
     this.stopped = true;
     this.direct?.stream.stop();
     this.direct = undefined;
-    for (const s of this.forwards.values()) s.stop();
-    this.forwards.clear();
+    this.forward?.stream.stop();
+    this.forward = undefined;
   }
 }

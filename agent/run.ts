@@ -60,6 +60,7 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
     fall: config.probeFallCount,
     rise: config.probeRiseCount,
     log: log.with({ component: 'prober' }),
+    forwardProber: config.forwardProber,
     onChange: (_down, changed) => later.reconciler?.gatewaysChanged(changed),
   });
   const rec = new Reconciler({

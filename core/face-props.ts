@@ -49,9 +49,10 @@ export enum StatusReportsMode {
 /**
  * Agent options the DaemonSet decides itself, never taken from props: the node's name and labels come from the
  * node (one value for every pod would make every agent believe it is that node), file mode and a kubeconfig are
- * for running the agent by hand, and the sysctl root and resolv.conf are where the pod's mounts put them.
+ * for running the agent by hand, the sysctl root and resolv.conf are where the pod's mounts put them, and the
+ * forwarding prober is where the image puts it.
  */
-export const PER_NODE_OPTIONS = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'resolvConf', 'leaseNamespace'] as const;
+export const PER_NODE_OPTIONS = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'resolvConf', 'leaseNamespace', 'forwardProber'] as const;
 
 /** Agent options; each unset one keeps the agent's default (the core's `AGENT_OPTIONS`). */
 export interface AgentSettings {

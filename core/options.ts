@@ -83,6 +83,7 @@ export const AGENT_OPTIONS = {
   probeRiseCount: int('probe-rise-count', 1, 1, 100, 'Consecutive answered probes that put a gateway back (DOKS: 1).'),
   probeMaxGateways: int('probe-max-gateways', 64, 1, 1024, 'Most gateways probed on one node (sorted by address); the rest are assumed up, and the node says so.'),
   forwardProbeTarget: str('forward-probe-target', '', 'Address probed through each gateway to check it forwards; empty disables.'),
+  forwardProber: str('forward-prober', '/usr/local/bin/kroute-probe', "The forwarding prober: kroute-probe (agent/probe), one process for every forwarding probe; the image's path by default."),
   publicInterface: str('public-interface', 'eth0', 'Interface that carries the node public address (DigitalOcean: eth0).'),
   symmetricRouting: bool('symmetric-routing', true, 'Install the table and rule that make replies to traffic that came in on the public interface leave by it.'),
   symmetricTable: int('symmetric-table', 135, 1, 0xfffffffe, 'Routing table for symmetric routing (DOKS: 135, eth0table).'),

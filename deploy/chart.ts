@@ -21,7 +21,7 @@ import {
 } from '../core/index.js';
 
 /** Agent options a DaemonSet must not set for every node, or that the chart sets itself. */
-export const CHART_FIXED_OPTIONS: readonly AgentOptionName[] = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'healthPort', 'metricsPort', 'leaseNamespace'];
+export const CHART_FIXED_OPTIONS: readonly AgentOptionName[] = ['routes', 'nodeName', 'nodeLabels', 'kubeconfig', 'sysctlRoot', 'healthPort', 'metricsPort', 'leaseNamespace', 'forwardProber'];
 
 /** The chart's files, path (relative to the chart folder) to text. */
 export type ChartFiles = Readonly<Record<string, string>>;

@@ -2,15 +2,29 @@
  * Gateway failover with the real agent (root, network namespaces), probing every 0.5 s with a fall count of 2: a
  * gateway whose link is cut leaves the multipath route and every new connection goes through the other one, within
  * the budget the probe settings allow; it comes back when it answers again. A gateway that still answers pings but
- * stopped forwarding is only caught by a forwarding probe. Failover times are printed (the benchmark records them).
+ * stopped forwarding is only caught by a forwarding probe (kroute-probe: one process for every gateway's, beside
+ * the one fping). Failover times are printed (the benchmark records them).
  */
 import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DOKS_EXAMPLES_DIR } from '../fixtures/doks-examples.js';
 import { DEST, resumeForwarding, setGatewayLink, stopForwarding, until } from '../net/topology.js';
 import { useTopology } from '../net/use-topology.js';
 import { ownedRoute, routesDir, startAgent, writeRoutes, type AgentProcess } from './agent-process.js';
 import { failover, startFlowMeter, type FlowMeter } from './flow-meter.js';
+import { ensureKrouteProbe } from '../cluster/binaries.js';
+
+/** Program names of the processes whose parent is `pid` (from /proc/PID/stat). */
+async function childrenOf(pid: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const m = /^\d+ \((.*)\) \S+ (\d+)/.exec(await readFile(`/proc/${d}/stat`, 'utf8').catch(() => ''));
+    if (m && Number(m[2]) === pid) out.push(m[1]);
+  }
+  return out.sort();
+}
 
 /** Probe interval 0.5 s, timeout 0.3 s, fall 2: detection within ~1.3 s; the budget adds the reconcile and slack for a loaded CI machine. */
 const BUDGET_MS = 4000;
@@ -94,13 +108,18 @@ describe('gateway failover (agent process, root, network namespaces)', () => {
     }
   });
 
-  it('with --forward-probe-target, a gateway that stopped forwarding (nft drop, then ip_forward=0) leaves the route and comes back', async () => {
+  it('with --forward-probe-target (kroute-probe, built with Go), a gateway that stopped forwarding (nft drop, then ip_forward=0) leaves the route and comes back, all probed by one fping and one kroute-probe', async () => {
     const dir = routesDir(topo, 'fwd');
     writeRoutes(dir, 'route.yaml', readFileSync(join(DOKS_EXAMPLES_DIR, '2-ecmp.yaml'), 'utf8'));
     await agent?.stop();
-    agent = startAgent(topo, dir, { args: ['--forward-probe-target', DEST.otherV4] });
+    agent = startAgent(topo, dir, { args: ['--forward-probe-target', DEST.otherV4, '--forward-prober', await ensureKrouteProbe()] });
     await until2();
     const [g0, g1] = topo.gateways;
+    // Both gateways' forwarding probes from one kroute-probe, their own probes from one fping (the agent's other
+    // children are its `ip` commands and monitor).
+    const pid = agent.pid;
+    const probers = async () => (await childrenOf(pid)).filter((c) => c === 'fping' || c === 'kroute-probe').join();
+    await until('one fping and one kroute-probe under the agent', 10_000, async () => ((await probers()) === 'fping,kroute-probe' ? true : undefined));
     for (const how of ['nft', 'sysctl'] as const) {
       meter = await steadyMeter();
       const breakAt = Date.now();

@@ -1,20 +1,36 @@
 /**
- * The prober with real `fping` and `ping` in network namespaces (needs root, iproute2, fping and iputils-ping): a
- * gateway whose link goes down leaves after `fall` lost probes and comes back after `rise` answered ones; a gateway
- * the node has no route to (every send refused, so fping prints nothing about it) goes down all the same.
+ * The prober with real `fping` and `kroute-probe` in network namespaces (needs root, iproute2, fping and Go, which
+ * builds kroute-probe into the test binary cache): a gateway whose link goes down leaves after `fall` lost probes and
+ * comes back after `rise` answered ones; a gateway the node has no route to (every send refused, so fping prints
+ * nothing about it) goes down all the same; a gateway that stops forwarding is caught by its forwarding probe, and a
+ * forwarding prober that is missing or dies takes no gateway out.
  */
 import { FORWARD_PROBE } from '../../core/plan/index.js';
 import { Prober } from '../../agent/prober.js';
-import { silentLogger } from '../../agent/log.js';
+import { jsonLogger, silentLogger, type Logger } from '../../agent/log.js';
+import { ensureKrouteProbe } from '../cluster/binaries.js';
 import { useLab } from '../lab/jest.js';
 import type { Netns } from '../net/netns.js';
 
+/** The built kroute-probe (a cache hit after the tests' setup). */
+let krouteProbe: string;
+beforeAll(async () => {
+  krouteProbe = await ensureKrouteProbe();
+}, 300_000);
+
+/** A logger keeping its lines, for what the prober says. */
+function keptLogger(): { log: Logger; lines: { level: string; msg: string; error?: string }[] } {
+  const lines: { level: string; msg: string; error?: string }[] = [];
+  return { log: jsonLogger('debug', (l) => void lines.push(JSON.parse(l) as { level: string; msg: string })), lines };
+}
+
 /** A fast prober pinging from `node`, with the gateway changes it reports and a wait for the next one. */
-function watchedProber(node: Netns) {
+function watchedProber(node: Netns, opts: { log?: Logger; forwardProber?: string } = {}) {
   const changes: { gateway: string; up: boolean }[] = [];
   let notify = () => undefined as void;
   const prober = new Prober({
-    intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: silentLogger,
+    intervalMs: 100, timeoutMs: 200, fall: 2, rise: 1, log: opts.log ?? silentLogger,
+    forwardProber: opts.forwardProber ?? krouteProbe,
     wrap: ['ip', 'netns', 'exec', node.name],
     onChange: (_down, changed) => {
       changes.push(...changed);
@@ -40,7 +56,7 @@ async function until(what: string, check: () => boolean, ms: number): Promise<vo
   }
 }
 
-describe('prober (needs root, iproute2, fping, ping; in network namespaces)', () => {
+describe('prober (needs root, iproute2, fping, and Go for kroute-probe; in network namespaces)', () => {
   const lab = useLab({
     name: 'a node, one gateway, and a target beyond it',
     namespaces: {
@@ -100,7 +116,7 @@ describe('prober (needs root, iproute2, fping, ping; in network namespaces)', ()
       // Several answered probes of both kinds first: the gateway forwards, so it stays up.
       await until('three answered probes of 10.114.0.10 and through it', () => (prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 3, 5000);
       expect(changes).toEqual([]);
-      // One fping for the gateway, one ping for the forwarding probe through it.
+      // One fping for the gateway, one kroute-probe for the forwarding probe through it.
       expect(prober.processes()).toHaveLength(2);
       const down = next(5000);
       await gw.sysctl('net.ipv4.ip_forward', '0');
@@ -113,6 +129,56 @@ describe('prober (needs root, iproute2, fping, ping; in network namespaces)', ()
       expect(changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: true });
     } finally {
       prober.stop();
+    }
+  });
+
+  it('a forwarding prober that is missing, or dies, takes no gateway out: gateways are judged by their own replies, and the agent says so', async () => {
+    const target = { gateway: '10.114.0.10', forward: { target: '198.18.0.2', mark: FORWARD_PROBE.markBase } };
+    // Missing: the gateway answers its own probes and stays up, however many periods pass.
+    const missing = keptLogger();
+    const a = watchedProber(node, { log: missing.log, forwardProber: '/nonexistent/kroute-probe' });
+    a.prober.setTargets([target]);
+    try {
+      a.prober.start();
+      await until('ten answered direct probes', () => (a.prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 10, 10_000);
+      expect(a.changes).toEqual([]);
+      expect([...a.prober.down()]).toEqual([]);
+      const warned = missing.lines.filter((l) => /forwarding prober is not running/.test(l.msg));
+      // Once per outage, however often the restart fails; the error names the missing program.
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ level: 'warn', error: expect.stringMatching(/nonexistent\/kroute-probe/) });
+    } finally {
+      a.prober.stop();
+    }
+
+    // Dies: a gateway out because it stopped forwarding comes back when kroute-probe is killed (its own replies
+    // judge it), and goes out again once the restarted kroute-probe sees it still not forwarding.
+    const dies = keptLogger();
+    const b = watchedProber(node, { log: dies.log });
+    b.prober.setTargets([target]);
+    try {
+      b.prober.start();
+      await until('three answered probes of 10.114.0.10 and through it', () => (b.prober.snapshot().get('10.114.0.10')?.oks ?? 0) >= 3, 5000);
+      let change = b.next(5000);
+      await gw.sysctl('net.ipv4.ip_forward', '0');
+      await change;
+      expect(b.changes).toEqual([{ gateway: '10.114.0.10', up: false }]);
+      const [, probePid] = b.prober.processes();
+      change = b.next(5000);
+      process.kill(probePid, 'SIGKILL');
+      await change;
+      expect(b.changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: true });
+      expect(dies.lines.filter((l) => /forwarding prober is not running/.test(l.msg))).toHaveLength(1);
+      // Restarted after one period; it hears, and the gateway still does not forward.
+      change = b.next(5000);
+      await change;
+      expect(b.changes.at(-1)).toEqual({ gateway: '10.114.0.10', up: false });
+      expect(dies.lines.some((l) => /forwarding prober runs again/.test(l.msg))).toBe(true);
+      expect(b.prober.processes()).toHaveLength(2);
+      expect(b.prober.processes()[1]).not.toBe(probePid);
+    } finally {
+      b.prober.stop();
+      await gw.sysctl('net.ipv4.ip_forward', '1');
     }
   });
 

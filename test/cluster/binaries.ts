@@ -418,3 +418,31 @@ export async function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<
     kubernetesVersion: KUBERNETES_VERSION,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// kroute's own Go program: the forwarding prober (agent/probe, its own go.mod and go.sum; docs/safety.md).
+
+/** The prober's module folder, relative to the wrapper modules' folder (families name modules that way). */
+const PROBE_MODULE = '../../../agent/probe';
+
+/** sha256 of the prober's Go sources: the family's key must change with them, not only with its go.mod and go.sum. */
+async function goSourcesHash(dir: string): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of (await readdir(dir)).filter((n) => n.endsWith('.go')).sort()) h.update(`${f}\n`).update(await readFile(join(dir, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** kroute-probe, static (CGO_ENABLED=0), for the agent's tests and image (test/image/context.ts stages it). */
+export const KROUTE_PROBE: GoBinaryFamily = {
+  name: 'kroute-probe',
+  recipe: `kroute-probe/v1/${await goSourcesHash(join(GO_MODULES_DIR, PROBE_MODULE))}`,
+  modules: [PROBE_MODULE],
+  expected: 'under a minute',
+  builds: [{ module: PROBE_MODULE, packages: ['.'], output: 'kroute-probe', ldflags: ['-s', '-w'] }],
+};
+
+/** The path of the built kroute-probe, building it first when the cache has none for its sources. */
+export async function ensureKrouteProbe(opts: EnsureBinariesOptions = {}): Promise<string> {
+  const built = await ensureFamily(KROUTE_PROBE, opts);
+  return built.bin['kroute-probe'] ?? join(built.dir, 'kroute-probe');
+}

@@ -6,11 +6,11 @@
  *
  *   node lib/test/cluster/build-binaries.js        # exit 0 when every family is built or cached
  */
-import { CONTROL_PLANE, CONTROLLER_MANAGER, ensureFamily, PULUMI, PULUMI_KUBERNETES, type GoBinaryFamily } from './binaries.js';
+import { CONTROL_PLANE, CONTROLLER_MANAGER, ensureFamily, KROUTE_PROBE, PULUMI, PULUMI_KUBERNETES, type GoBinaryFamily } from './binaries.js';
 import { HELM } from './helm.js';
 
 /** Every family a test asks for, in the order the suite first needs them. */
-export const TEST_FAMILIES: readonly GoBinaryFamily[] = [CONTROL_PLANE, CONTROLLER_MANAGER, HELM, PULUMI, PULUMI_KUBERNETES];
+export const TEST_FAMILIES: readonly GoBinaryFamily[] = [CONTROL_PLANE, CONTROLLER_MANAGER, HELM, PULUMI, PULUMI_KUBERNETES, KROUTE_PROBE];
 
 /** Builds (or finds) each family in turn; returns the seconds each took. */
 export async function buildAll(log: (line: string) => void): Promise<Record<string, number>> {

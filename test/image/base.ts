@@ -1,6 +1,6 @@
 /**
  * The image's base, made here from Debian's packages (no registry): either a rootfs unpacked from the few .debs that
- * Node, `ip` and `ping` need (`debs`, the default and the smaller), or a debootstrap minbase with apt inside
+ * Node, `ip` and `fping` need (`debs`, the default and the smaller), or a debootstrap minbase with apt inside
  * (`debootstrap`, the stand-in for docker.io/library/debian:bookworm-slim). Each is cached as a tar under the user's
  * cache directory and as a local podman image labelled with the hash of its inputs, and rebuilt only when they change.
  */
@@ -20,7 +20,7 @@ export interface BaseImage {
   readonly image: string;
   /** Hash of the recipe's inputs (label `io.kroute.base.inputs`). */
   readonly inputsHash: string;
-  /** `apt` when the Containerfile must install iproute2 and iputils-ping, `base` when the base already has them. */
+  /** `apt` when the Containerfile must install iproute2 and fping, `base` when the base already has them. */
   readonly tools: 'apt' | 'base';
   readonly rebuilt: boolean;
   readonly seconds: number;
@@ -34,12 +34,13 @@ const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/
 
 /**
  * The `debs` rootfs: exactly what the agent executes and what those executables link. `ldd` of Debian's node, ip and
- * ping gives the libraries; nothing else from iproute2 (tc, ss, ...) is kept, so their extra libraries are not needed.
+ * fping gives the libraries; nothing else from iproute2 (tc, ss, ...) is kept, so their extra libraries are not needed.
+ * No `ping`: forwarding probes are kroute-probe's (static, copied in by the Containerfile), not one ping per gateway.
  */
 export const BASE_PACKAGES: readonly string[] = [
   'base-files', // /etc/os-release (scanners identify the distribution by it), directory layout
   'netbase', // /etc/protocols, /etc/services
-  'libc6', // node, ip, ping
+  'libc6', // node, ip, fping
   'libgcc-s1', // node
   'libstdc++6', // node
   'iproute2', // ip
@@ -49,15 +50,12 @@ export const BASE_PACKAGES: readonly string[] = [
   'libmnl0', // ip
   'libbsd0', // ip
   'libmd0', // ip (via libbsd)
-  'libcap2', // ip, ping
-  'iputils-ping', // ping
-  'libidn2-0', // ping
-  'libunistring2', // ping (via libidn2)
+  'libcap2', // ip
   'fping', // the prober: one long-lived fping for every gateway (links libc only)
 ];
 
 /** Executables kept in the `debs` rootfs; every other file in a bin directory goes. */
-const KEEP_EXECUTABLES = new Set(['bin/ip', 'sbin/ip', 'bin/ping', 'bin/ping4', 'bin/ping6', 'usr/bin/fping']);
+const KEEP_EXECUTABLES = new Set(['bin/ip', 'sbin/ip', 'usr/bin/fping']);
 const BIN_DIRS = ['bin', 'sbin', 'usr/bin', 'usr/sbin'];
 /** Never read at run time: documentation (the copyright files stay: they are the licences), locales, iconv modules. */
 const PRUNE = ['usr/share/man', 'usr/share/info', 'usr/share/lintian', 'usr/share/locale', 'usr/share/bug',
@@ -117,7 +115,7 @@ async function unpackDebs(root: string, work: string): Promise<void> {
   await writeFile(join(root, 'etc/ld.so.conf'), 'include /etc/ld.so.conf.d/*.conf\n');
   for (const d of ['tmp', 'root', 'proc', 'sys', 'dev', 'run']) await mkdir(join(root, d), { recursive: true });
   await chmod(join(root, 'tmp'), 0o1777);
-  // No dpkg postinst ran, so ping and fping have neither file capabilities nor setuid: root with NET_RAW opens a raw socket.
+  // No dpkg postinst ran, so fping has neither file capabilities nor setuid: root with NET_RAW opens a raw socket.
   await mustRun('ldconfig', ['-r', root]);
 }
 

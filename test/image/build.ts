@@ -8,6 +8,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { imageReference } from '../../core/image.js';
+import { ensureKrouteProbe } from '../cluster/binaries.js';
 import { ensureBase, type BaseImage, type BaseVariant } from './base.js';
 import { NODE_TARBALL_NAME, stageContext } from './context.js';
 import { imageCacheDir, mustRun, Podman } from './podman.js';
@@ -46,7 +47,7 @@ export interface BuiltImage {
   /** Absent with `contextOnly`. */
   readonly base?: BaseImage;
   readonly seconds: number;
-  /** Seconds per step: compile, node, context, base, build, save. */
+  /** Seconds per step: compile, node, probe, context, base, build, save. */
   readonly phases: Readonly<Record<string, number>>;
   /** Uncompressed size as podman reports it. */
   readonly sizeBytes: number;
@@ -131,8 +132,11 @@ export async function buildImage(opts: BuildImageOptions = {}): Promise<BuiltIma
   if (!(await exists(main))) throw new Error(`${main} is missing: the agent's entry point (agent/main.ts) is not built`);
   const nodeTarball = await ensureNodeTarball(opts.nodeVersion ?? NODE_VERSION);
   lap('node');
+  // The forwarding prober, from the Go binary cache (built by the tests' setup; here when it has not run).
+  const probe = await ensureKrouteProbe({ log });
+  lap('probe');
   const contextDir = join(repo, 'dist/image/context');
-  const context = await stageContext(repo, contextDir, nodeTarball);
+  const context = await stageContext(repo, contextDir, nodeTarball, probe);
   lap('context');
   if (podman === undefined) {
     return { image: tag, inputsHash: context.hash.slice(0, 32), rebuilt: false, contextDir, nodeModulesBytes: context.nodeModulesBytes, seconds: (Date.now() - started) / 1000, phases, sizeBytes: 0 };

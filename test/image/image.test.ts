@@ -1,7 +1,8 @@
 /**
  * The agent image, built here (podman + runc, no registry) and run in a node network namespace under the DaemonSet's
  * own security context: every podman flag is derived from the synthesized DaemonSet (run-flags.ts), none written by
- * hand. Needs root, podman and runc (`apt-get install -y --no-install-recommends podman runc`): a missing tool fails.
+ * hand. Needs root, podman and runc (`apt-get install -y --no-install-recommends podman runc`), and Go (kroute-probe):
+ * a missing tool fails.
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { agentDaemonSet, AGENT_CAPABILITIES, resolveAgentManifestOptions } from '../../core/agent-manifests.js';
 import type { Manifest } from '../../core/manifest.js';
+import { FORWARD_PROBE } from '../../core/plan/index.js';
 import { routeObject } from '../../core/route.js';
 import { AgentContainer } from './agent-container.js';
 import { buildImage, saveArchives, type BuiltImage } from './build.js';
@@ -77,7 +79,7 @@ function derive(ds: Manifest, lab: NodeLab, routesDir: string, image: string): D
   });
 }
 
-describe('agent image (needs root, podman and runc)', () => {
+describe('agent image (needs root, podman, runc, and Go for kroute-probe)', () => {
   let built: Pick<BuiltImage, 'image' | 'sizeBytes'>;
   let podman: Podman;
 
@@ -90,7 +92,7 @@ describe('agent image (needs root, podman and runc)', () => {
       : await buildImage({ save: false, tag: 'localhost/kroute-agent:test' });
   }, 900_000);
 
-  it('ships Node, ip, fping and ping without file capabilities, runs as the DaemonSet user, and carries OCI labels', async () => {
+  it('ships Node, ip, fping and kroute-probe without file capabilities (and no ping), runs as the DaemonSet user, and carries OCI labels', async () => {
     const inspect = JSON.parse(await podman.must(['image', 'inspect', built.image])) as {
       Config: { User?: string; Labels: Record<string, string>; Entrypoint: string[] };
     }[];
@@ -103,13 +105,15 @@ describe('agent image (needs root, podman and runc)', () => {
     });
     const root = (await podman.must(['image', 'mount', built.image])).trim();
     try {
-      // ping (forwarding probes) and fping (the prober): present, no file capabilities, no setuid.
-      for (const tool of ['bin/ping', 'usr/bin/fping']) {
+      // fping (gateway probes) and kroute-probe (forwarding probes): present, no file capabilities, no setuid.
+      for (const tool of ['usr/bin/fping', 'usr/local/bin/kroute-probe']) {
         const path = join(root, tool);
         const caps = await command('getcap', [path]);
         expect({ tool, getcap: caps.stdout.trim(), code: caps.code }).toEqual({ tool, getcap: '', code: 0 });
         expect({ tool, setuid: ((await stat(path)).mode & 0o4000) !== 0 }).toEqual({ tool, setuid: false });
       }
+      // The agent no longer runs ping (one per forwarding probe before kroute-probe): the image does not carry it.
+      expect(await stat(join(root, 'bin/ping')).then(() => 'present', () => 'absent')).toBe('absent');
     } finally {
       await podman.run(['image', 'unmount', built.image]);
     }
@@ -166,6 +170,15 @@ describe('agent image (needs root, podman and runc)', () => {
       expect(run.options).toContain(`NODE_NAME=${NODE_NAME}`);
       expect(run.args).toEqual(expect.arrayContaining([`--routes=${ROUTES_FILE}`, `--node-labels=${NODE_LABELS.join(',')}`]));
     });
+
+    it("runs kroute-probe under the DaemonSet's capabilities: marked echoes to a gateway from raw sockets, answered", async () => {
+      const [gw1] = GATEWAY_ADDRESSES;
+      const r = await podman.run([...run.options, '--entrypoint', '/usr/local/bin/kroute-probe', built.image,
+        '-count', '3', '-period-ms', '300', '-timeout-ms', '300', `gw1,${gw1},${FORWARD_PROBE.markBase}`], { timeoutMs: 60_000 });
+      const lines = r.stdout.trim().split('\n').map((l) => l.replace(/ [\d.]+$/, ''));
+      // On a failure the diff shows kroute-probe's stderr (its reason) against nothing.
+      expect({ code: r.code, lines, stderr: r.stderr.trim() }).toEqual({ code: 0, lines: ['gw1 0 reply', 'gw1 1 reply', 'gw1 2 reply'], stderr: r.code === 0 ? expect.any(String) : '' });
+    }, 60_000);
 
     it('programs the Route selecting this node through both gateways, and not the Route of another pool', async () => {
       const hops = await agent.waitFor(
