@@ -5,6 +5,9 @@
  *   one more write, of the last), Events appended per Route (capped);
  * - at most `concurrency` Routes written at once, so one slow or failing Route delays nobody else;
  * - the reporter's calls carry their own deadlines and retries with backoff (agent/kube/transport.ts, reporter.ts);
+ * - it yields to the dataplane: while a pass is due or running (`busy`), no new write starts (building and sending
+ *   requests would take the event loop from the kernel write); the dataplane resumes it when idle, and a loop that
+ *   never rests still lets writes start every {@link MAX_YIELD_MS};
  * - `stop()` drops what is queued and returns at once: nothing here can hold up a shutdown.
  * Per Route, in order: hold the finalizer (the kernel already has the routes: docs/finalizers.md), the status entry
  * (or its removal), release, then Events.
@@ -25,6 +28,8 @@ export interface RouteReport {
 
 /** Events kept per Route while its writes wait (older ones are dropped and counted in the log). */
 const EVENTS_PER_ROUTE = 16;
+/** Longest the reporting loop waits for a busy dataplane before it starts writes anyway. */
+export const MAX_YIELD_MS = 100;
 
 interface Slot {
   report?: RouteReport;
@@ -38,6 +43,8 @@ export interface ReportingLoopProps {
   readonly log: Logger;
   /** Routes written at once. @default 16 */
   readonly concurrency?: number;
+  /** True while the dataplane has a pass due or running: no write starts then (it calls {@link ReportingLoop.resume}). */
+  readonly busy?: () => boolean;
 }
 
 /** A per-Route coalescing work queue in front of a Reporter. */
@@ -48,6 +55,7 @@ export class ReportingLoop {
   private active = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  private yieldTimer?: NodeJS.Timeout;
   /** Reports and events handed to the reporter so far. */
   delivered = 0;
 
@@ -83,9 +91,18 @@ export class ReportingLoop {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The dataplane is idle: start what waits. */
+  resume(): void {
+    if (this.yieldTimer) clearTimeout(this.yieldTimer);
+    this.yieldTimer = undefined;
+    this.drain();
+  }
+
   /** Drops everything queued; writes in flight finish or fail on their own deadlines, unawaited. */
   stop(): void {
     this.stopped = true;
+    if (this.yieldTimer) clearTimeout(this.yieldTimer);
+    this.yieldTimer = undefined;
     this.dirty.clear();
     this.slots.clear();
     this.wake();
@@ -106,6 +123,17 @@ export class ReportingLoop {
   }
 
   private pump(): void {
+    if (this.props.busy?.()) {
+      this.yieldTimer ??= setTimeout(() => {
+        this.yieldTimer = undefined;
+        this.drain();
+      }, MAX_YIELD_MS);
+      return;
+    }
+    this.drain();
+  }
+
+  private drain(): void {
     const limit = this.props.concurrency ?? 16;
     while (!this.stopped && this.active < limit && this.dirty.size > 0) {
       const name = this.dirty.values().next().value as string;
