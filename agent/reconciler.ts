@@ -181,7 +181,10 @@ export class Reconciler {
       this.again = true;
       return;
     }
-    if (now && !this.scheduled) return this.run();
+    if (now && !this.scheduled) {
+      this.run();
+      return;
+    }
     if (this.scheduled) return;
     // setImmediate, not setTimeout(0): the pass starts after the current I/O callbacks, without a timer hop.
     this.scheduled = setImmediate(() => {
