@@ -150,7 +150,8 @@ export class Reconciler {
 
   /** Gateways changed state (from the prober). */
   gatewaysChanged(changed: readonly { gateway: string; up: boolean }[]): void {
-    this.trigger('gateway health changed');
+    // Called from the prober's own callback: a failover starts its pass right here when idle.
+    this.trigger('gateway health changed', true);
     for (const c of changed) {
       this.props.log.warn(c.up ? 'gateway up' : 'gateway down', { gateway: c.gateway });
       for (const o of this.lastPlan?.outcomes ?? []) {
