@@ -165,6 +165,8 @@ export class Reconciler {
 
   /** Someone else changed the kernel or the host (ip monitor): drop the cached views and resync. */
   kernelChanged(line: string, stale: { kernel: boolean; host: boolean }): void {
+    // The adapter's own deletion coming back: its view already follows it, nothing to read or plan again.
+    if (stale.kernel && !stale.host && this.props.kernel.ownChange?.(line)) return;
     if (stale.kernel) this.props.kernel.invalidate?.();
     if (stale.host) this.props.host.invalidate?.();
     this.trigger(`kernel changed: ${line.trim()}`);

@@ -34,6 +34,8 @@ export interface KernelPort {
   apply(desired: DesiredKernel): Promise<ApplyReport>;
   /** Forgets any cached view of the kernel, so the next apply reads it (someone else changed it; periodic resync). */
   invalidate?(): void;
+  /** True when an `ip monitor` line reports a change this port made itself: no reason to read the kernel again. */
+  ownChange?(monitorLine: string): boolean;
   /** Releases long-lived writers; lines already sent are finished, the kernel keeps what it has. */
   close?(): Promise<void>;
 }

@@ -133,6 +133,9 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
     expect(foreign.sort()).toEqual([['100.64.0.0/16', GW[1]], ['203.0.113.0/24', GW[0]]]);
     const pruned = await kernel.apply({ routes: [], rules: [] });
     expect(pruned.results.map((x) => x.op.kind)).toEqual(['delete-route']);
+    // Its own deletion, as ip monitor prints it, is its own (once): the agent reads nothing again for it.
+    const line = `Deleted 172.16.0.0/28 via ${GW[2]} dev eth1 proto ${PROTO} `;
+    expect([kernel.ownChange(line), kernel.ownChange(line), kernel.ownChange(`Deleted 198.51.100.0/24 via ${GW[0]} dev eth1 proto ${PROTO} `)]).toEqual([true, false, false]);
     expect((await kernel.read()).owned).toEqual([]);
   });
 
