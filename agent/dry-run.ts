@@ -5,11 +5,11 @@
  * being rolled out: its log says what the real one will do there.
  */
 import { readFile } from 'node:fs/promises';
-import type { DesiredRoute, DesiredRule, Plan } from '../core/plan/index.js';
+import type { Ownership, Plan } from '../core/plan/index.js';
 import { changesOf } from './cli/changes.js';
 import { diffKernel, type DesiredKernel } from './kernel/diff.js';
-import type { ApplyReport, KernelOpResult, KernelPort } from './kernel/port.js';
-import type { KernelRoute, KernelState } from './kernel/state.js';
+import type { ApplyReport, KernelPort } from './kernel/port.js';
+import type { KernelState } from './kernel/state.js';
 import { sysctlPath, type SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
 
@@ -17,7 +17,7 @@ import type { Logger } from './log.js';
 export class DryRunKernel implements KernelPort {
   private last = '';
 
-  constructor(private readonly inner: KernelPort, private readonly protocol: number, private readonly log: Logger) {}
+  constructor(private readonly inner: KernelPort, private readonly ownership: Ownership, private readonly log: Logger) {}
 
   read(): Promise<KernelState> {
     return this.inner.read();
@@ -25,7 +25,7 @@ export class DryRunKernel implements KernelPort {
 
   async apply(desired: DesiredKernel): Promise<ApplyReport> {
     const state = await this.inner.read();
-    const d = diffKernel(state, desired, this.protocol);
+    const d = diffKernel(state, desired, this.ownership.protocol);
     const { routes, rules } = changesOf(d.ops, state);
     const conflicts = d.conflicts.map((c) => ({ dst: c.route.dst, table: c.route.table, route: c.route.routeName, foreignProtocol: c.foreign.protocol }));
     const key = JSON.stringify({ routes, rules, conflicts });
@@ -35,24 +35,6 @@ export class DryRunKernel implements KernelPort {
     this.log[level]('dry-run: would change the kernel', { routes, rules, conflicts, unchanged: d.unchanged });
     // Nothing was written: no results, and the foreign conflicts as the real port reports them.
     return { results: [], conflicts: d.conflicts, unchanged: d.unchanged, writes: 0 };
-  }
-
-  async update(target: DesiredRoute | DesiredRule): Promise<KernelOpResult> {
-    this.log.info('dry-run: would write', { target });
-    return { op: 'dst' in target ? { kind: 'replace-route', route: target } : { kind: 'add-rule', rule: target } };
-  }
-
-  async delete(route: KernelRoute): Promise<KernelOpResult> {
-    this.log.info('dry-run: would delete', { route });
-    return { op: { kind: 'delete-route', route } };
-  }
-
-  async prune(desired: DesiredKernel): Promise<ApplyReport> {
-    const state = await this.inner.read();
-    const d = diffKernel(state, desired, this.protocol);
-    const deletes = d.ops.filter((op) => op.kind === 'delete-route' || op.kind === 'delete-rule');
-    this.log.info('dry-run: would prune', changesOf(deletes, state));
-    return { results: [], conflicts: [], unchanged: d.unchanged, writes: 0 };
   }
 }
 

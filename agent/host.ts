@@ -5,13 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { IpFamily } from '../core/index.js';
-import type { HostDefaultRoute, HostFacts } from '../core/plan/index.js';
+import type { HostDefaultRoute, HostFacts, Ownership } from '../core/plan/index.js';
 import { execProgram } from './exec.js';
 import { parseRoutes, type KernelRoute } from './kernel/state.js';
 
 /** Where and how to look. */
 export interface HostDiscoveryProps {
-  readonly protocol: number;
+  /** kroute's ownership: its own routes (its protocol) are never the node's default route. */
+  readonly ownership: Ownership;
   readonly publicInterface: string;
   readonly resolvConf: string;
   readonly netns?: string;
@@ -88,7 +89,7 @@ export class HostDiscovery {
     ]);
     const v4 = parseRoutes(r4, 4);
     const v6 = parseRoutes(r6, 6);
-    const p = this.props.protocol;
+    const p = this.props.ownership.protocol;
     const pub = this.props.publicInterface;
     const defaultV4 = originalDefault(v4, p);
     const defaultV6 = originalDefault(v6, p);

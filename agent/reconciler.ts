@@ -6,16 +6,18 @@
  * are gathered into the next one. Triggers: a source change, a gateway going down or up, a kernel or host change
  * (ip monitor), an override rollback, new control-plane addresses, and a periodic full resync.
  */
-import { IN_KERNEL_STATES, validateRoute, type AgentConfig, type NormalizedRoute, type Result, type RouteNodeStatus } from '../core/index.js';
-import { OVERRIDE_HALVES, plan, PlanMemo, type HostFacts, type Plan, type PlanRouteInput, type RouteOutcome } from '../core/plan/index.js';
-import type { ApplyReport, KernelPort } from './kernel/port.js';
+import type { AgentConfig } from '../core/index.js';
+import { plan, planConfigOf, PlanMemo, type HostFacts, type Plan, type PlanConfig, type PlanRouteInput } from '../core/plan/index.js';
+import type { KernelPort } from './kernel/port.js';
 import type { SysctlResult } from './kernel/sysctl.js';
 import type { Logger } from './log.js';
 import type { AgentMetrics } from './metrics.js';
 import { OverrideGuard } from './override-guard.js';
 import type { ControlPlane, Reporter, RouteSource, SourceSnapshot } from './ports.js';
 import type { Prober } from './prober.js';
+import { ReportPublisher } from './report-publisher.js';
 import { ReportingLoop } from './reporting.js';
+import { RouteValidations } from './route-validations.js';
 
 /** The host facts the planner needs, cached by the adapter until something changes. */
 export interface HostFactsPort {
@@ -42,18 +44,6 @@ export interface ReconcilerProps {
   readonly controlPlaneWaitMs?: number;
 }
 
-/** The spec of a sourced object as a comparable key (an override is confirmed per spec). */
-function specKey(object: unknown): string {
-  return JSON.stringify(typeof object === 'object' && object !== null ? (object as { spec?: unknown }).spec ?? null : null);
-}
-
-/** The main-table destinations a Route's spec names (an override's /0 as its two halves), read without validation. */
-function specDestinations(object: unknown): string[] {
-  const spec = typeof object === 'object' && object !== null ? (object as { spec?: { destinations?: unknown } }).spec : undefined;
-  const list = Array.isArray(spec?.destinations) ? spec.destinations.filter((d): d is string => typeof d === 'string') : [];
-  return list.flatMap((d) => (d === '0.0.0.0/0' ? [...OVERRIDE_HALVES[4]] : d === '::/0' ? [...OVERRIDE_HALVES[6]] : [d]));
-}
-
 /** The observe → plan → apply loop. */
 export class Reconciler {
   private snapshot?: SourceSnapshot;
@@ -68,35 +58,28 @@ export class Reconciler {
   private full = true;
   private controlPlaneAddresses: readonly string[] = [];
   private controlPlaneKnown?: Promise<void>;
+  /** The planner's part of the configuration, ownership as one value (core/plan/ownership.ts). */
+  private readonly planConfig: PlanConfig;
   private readonly guard: OverrideGuard;
   private readonly reporting: ReportingLoop;
-  /** Per Route: what was last published (without the time), and the time its state last changed. */
-  private readonly lastStatus = new Map<string, { key: string; state: string; since: string }>();
-  private readonly lastEvent = new Map<string, string>();
-  /** Per Route: the destinations of its routes in the kernel (from the plans applied), for its release. */
-  private readonly owned = new Map<string, readonly string[]>();
+  private readonly publisher: ReportPublisher;
   private lastPlan?: Plan;
   /** Each Route's own plan, reused while nothing it depends on changed (plan only what changed). */
   private readonly planMemo = new PlanMemo();
-  /** Per Route: the version last validated (uid/generation, or the object) and the result: once per generation. */
-  private readonly validations = new Map<string, {
-    readonly object: unknown;
-    readonly result: Result<NormalizedRoute>;
-    readonly spec: string;
-    readonly source: SourceSnapshot['routes'][number];
-    readonly input: PlanRouteInput;
-  }>();
-  /** Per Route: the outcome last published (the planner hands back the same object while nothing changed for it). */
-  private readonly lastOutcome = new Map<string, RouteOutcome>();
-  /** Validations run so far (tests check a pass reuses them). */
-  validationsRun = 0;
+  /** Each Route validated once per generation. */
+  private readonly validations = new RouteValidations();
+  /** Problems logged by the last pass (source and plan), so each is logged once when it appears. */
+  private loggedProblems = new Set<string>();
   /** True once a plan has been applied (readiness). */
   applied = false;
   /** Passes completed (tests wait on it). */
   passes = 0;
 
   constructor(private readonly props: ReconcilerProps) {
-    this.reporting = new ReportingLoop({ reporter: props.reporter, log: props.log.with({ component: 'reporting' }) });
+    this.planConfig = planConfigOf(props.config);
+    // The reporting loop yields to this one: it starts no write while a pass is due or running (./reporting.ts).
+    this.reporting = new ReportingLoop({ reporter: props.reporter, log: props.log.with({ component: 'reporting' }), busy: () => this.busy });
+    this.publisher = new ReportPublisher({ reporting: this.reporting, log: props.log, metrics: props.metrics });
     this.guard = new OverrideGuard({
       controlPlane: props.controlPlane,
       confirmSeconds: props.config.overrideConfirmSeconds,
@@ -104,15 +87,20 @@ export class Reconciler {
       events: {
         confirmed: (name, ms) => {
           props.log.info('override confirmed: the API server answers', { route: name, afterMs: ms });
-          this.event(name, 'Normal', 'OverrideApplied', `default-route override applied and confirmed: the API server answered after ${ms} ms`);
+          this.publisher.event(name, 'Normal', 'OverrideApplied', `default-route override applied and confirmed: the API server answered after ${ms} ms`);
         },
         rolledBack: (name, why) => {
           props.log.warn('override rolled back', { route: name, why });
-          this.event(name, 'Warning', 'OverrideRolledBack', `default-route override rolled back: ${why}`);
+          this.publisher.event(name, 'Warning', 'OverrideRolledBack', `default-route override rolled back: ${why}`);
           this.trigger('override rolled back');
         },
       },
     });
+  }
+
+  /** Validations run so far (tests check a pass reuses them). */
+  get validationsRun(): number {
+    return this.validations.runs;
   }
 
   /** True while an applied override waits for the API server to confirm it. */
@@ -123,6 +111,11 @@ export class Reconciler {
   /** Routes whose reports wait to be written (the API server is slow or away). */
   get reportBacklog(): number {
     return this.reporting.backlog;
+  }
+
+  /** True while a pass is due or running: the reporting loop waits for it. */
+  private get busy(): boolean {
+    return !this.stopped && (this.running !== undefined || this.scheduled !== undefined);
   }
 
   /** Resolves when every published report has been handed to the reporter (tests, the benchmark). */
@@ -143,7 +136,9 @@ export class Reconciler {
     this.props.prober.start();
     await this.props.source.start((s) => {
       this.snapshot = s;
-      this.trigger('source changed');
+      // The source hands a change over in its own turn of the event loop (the events of one read together): the
+      // pass starts right here when idle, without a second hop through the event loop.
+      this.trigger('source changed', true);
     });
   }
 
@@ -155,12 +150,13 @@ export class Reconciler {
 
   /** Gateways changed state (from the prober). */
   gatewaysChanged(changed: readonly { gateway: string; up: boolean }[]): void {
-    this.trigger('gateway health changed');
+    // Called from the prober's own callback: a failover starts its pass right here when idle.
+    this.trigger('gateway health changed', true);
     for (const c of changed) {
       this.props.log.warn(c.up ? 'gateway up' : 'gateway down', { gateway: c.gateway });
       for (const o of this.lastPlan?.outcomes ?? []) {
         if (!o.gateways.includes(c.gateway)) continue;
-        this.event(o.name, c.up ? 'Normal' : 'Warning', c.up ? 'GatewayUp' : 'GatewayDown', c.up
+        this.publisher.event(o.name, c.up ? 'Normal' : 'Warning', c.up ? 'GatewayUp' : 'GatewayDown', c.up
           ? `gateway ${c.gateway} answers again: back in rotation`
           : `gateway ${c.gateway} stopped answering probes: out of rotation`);
       }
@@ -169,6 +165,8 @@ export class Reconciler {
 
   /** Someone else changed the kernel or the host (ip monitor): drop the cached views and resync. */
   kernelChanged(line: string, stale: { kernel: boolean; host: boolean }): void {
+    // The adapter's own deletion coming back: its view already follows it, nothing to read or plan again.
+    if (stale.kernel && !stale.host && this.props.kernel.ownChange?.(line)) return;
     if (stale.kernel) this.props.kernel.invalidate?.();
     if (stale.host) this.props.host.invalidate?.();
     this.trigger(`kernel changed: ${line.trim()}`);
@@ -176,43 +174,37 @@ export class Reconciler {
 
   /**
    * Asks for a pass: at once when idle (no trailing debounce: the first change after a quiet spell goes straight to
-   * the kernel), gathered into one pass after the current one otherwise.
+   * the kernel), gathered into one pass after the current one otherwise. `now`: the caller is at the top of its own
+   * turn of the event loop (the source's hand-over), so an idle loop starts the pass synchronously.
    */
-  trigger(why: string): void {
+  trigger(why: string, now = false): void {
     if (this.stopped) return;
     this.props.log.debug('reconcile requested', { why });
     if (this.running) {
       this.again = true;
       return;
     }
+    if (now && !this.scheduled) {
+      this.run();
+      return;
+    }
     if (this.scheduled) return;
     // setImmediate, not setTimeout(0): the pass starts after the current I/O callbacks, without a timer hop.
     this.scheduled = setImmediate(() => {
       this.scheduled = undefined;
-      this.running = this.pass().finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.trigger('changed during the last pass');
-        }
-      });
+      this.run();
     });
   }
 
-  private event(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    this.reporting.event({ routeName, type, reason, message });
+  private run(): void {
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.trigger('changed during the last pass');
+      } else this.reporting.resume();
+    });
   }
-
-  /** Emits an event only when its text for this route and reason changed. */
-  private eventOnce(routeName: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const k = `${routeName}\n${reason}`;
-    if (this.lastEvent.get(k) === message) return;
-    this.lastEvent.set(k, message);
-    this.event(routeName, type, reason, message);
-  }
-
-  /** Problems logged by the last pass (source and plan), so each is logged once when it appears. */
-  private loggedProblems = new Set<string>();
 
   private async pass(): Promise<void> {
     const snapshot = this.snapshot;
@@ -230,8 +222,8 @@ export class Reconciler {
       if (this.first) await Promise.race([this.controlPlaneKnown, new Promise((r) => setTimeout(r, this.props.controlPlaneWaitMs ?? 2000).unref())]);
       const controlPlaneAddresses = [...new Set([...config.controlPlaneAddresses, ...this.controlPlaneAddresses])];
       const host = await this.props.host.discover({ controlPlaneAddresses, keepAddresses: config.keepAddresses });
-      const routes = this.validated(snapshot);
-      const specs = new Map(snapshot.routes.map((r) => [r.name, this.validations.get(r.name)?.spec ?? specKey(r.object)]));
+      const routes = this.validations.inputs(snapshot);
+      const specs = this.validations.specs(snapshot);
       if (this.first) await this.adoptOverrides(snapshot, routes, host, specs);
       const p = plan({
         routes,
@@ -239,20 +231,17 @@ export class Reconciler {
         host,
         gatewaysDown: this.props.prober.down(),
         overridesRolledBack: this.guard.rolledBack(specs),
-        config,
+        config: this.planConfig,
       }, this.planMemo);
       this.lastPlan = p;
+      // The kernel first: with its view current the adapter diffs and hands the writer its lines synchronously,
+      // so the kernel works while the rest of this pass (metrics, logs, then the reports) runs.
+      const applying = this.props.kernel.apply({ routes: p.routes, rules: p.rules });
       this.props.metrics?.setRefusals(p);
-      // Each problem once when it appears (and again on a full resync), not on every pass.
-      const problems = new Map<string, () => void>([
-        ...snapshot.problems.map((pr) => [JSON.stringify(['source', pr.subject, pr.message]), () => log.warn('source problem', { subject: pr.subject, problem: pr.message })] as const),
-        ...p.problems.map((pr) => [JSON.stringify(['plan', pr]), () => log.warn('plan problem', { problem: pr })] as const),
-      ]);
-      for (const [k, say] of problems) if (full || this.first || !this.loggedProblems.has(k)) say();
-      this.loggedProblems = new Set(problems.keys());
-      const report = await this.props.kernel.apply({ routes: p.routes, rules: p.rules });
+      this.logProblems(snapshot, p, full);
+      const report = await applying;
       const sysctls = full || this.first ? await this.props.sysctls.apply(p.sysctls) : [];
-      this.publish(p, report, sysctls, snapshot, full);
+      this.publisher.publish({ plan: p, report, sysctls, snapshot, full, first: this.first });
       // An override whose routes the kernel refused is not in place: nothing to confirm.
       const failedRoutes = new Set(report.results.flatMap((r) => (r.error && r.op.kind === 'replace-route' ? [r.op.route.routeName] : [])));
       this.guard.applied(new Map(p.outcomes.filter((o) => o.overrideActive && !failedRoutes.has(o.name)).map((o) => [o.name, specs.get(o.name) ?? ''])));
@@ -276,32 +265,16 @@ export class Reconciler {
     }
   }
 
-  /** The snapshot's Routes with their validation, reused while the object is the same (sources keep it per generation). */
-  private validated(snapshot: SourceSnapshot): PlanRouteInput[] {
-    const out = snapshot.routes.map((r): PlanRouteInput => {
-      if (r.deleting) return r;
-      // One version of a spec: uid and generation where the source has them (the API server bumps the generation on
-      // every spec change; status writes keep it), the object itself otherwise (files: kept until they change).
-      const version = r.uid !== undefined && r.generation !== undefined ? `${r.uid}/${r.generation}` : r.object;
-      const cached = this.validations.get(r.name);
-      if (cached && cached.object === version) {
-        // The same sourced object as last pass: the same input object too, so the planner's memo finds it as is.
-        if (cached.source === r) return cached.input;
-        const input = { ...r, validated: cached.result };
-        this.validations.set(r.name, { ...cached, source: r, input });
-        return input;
-      }
-      this.validationsRun++;
-      const result = validateRoute(r.object);
-      const input = { ...r, validated: result };
-      this.validations.set(r.name, { object: version, result, spec: specKey(r.object), source: r, input });
-      return input;
-    });
-    if (this.validations.size > out.length) {
-      const names = new Set(out.map((r) => r.name));
-      for (const n of [...this.validations.keys()]) if (!names.has(n)) this.validations.delete(n);
-    }
-    return out;
+  /** Each source or plan problem once when it appears (and again on a full resync), not on every pass. */
+  private logProblems(snapshot: SourceSnapshot, p: Plan, full: boolean): void {
+    const { log } = this.props;
+    if (snapshot.problems.length === 0 && p.problems.length === 0 && this.loggedProblems.size === 0) return;
+    const problems = new Map<string, () => void>([
+      ...snapshot.problems.map((pr) => [JSON.stringify(['source', pr.subject, pr.message]), () => log.warn('source problem', { subject: pr.subject, problem: pr.message })] as const),
+      ...p.problems.map((pr) => [JSON.stringify(['plan', pr]), () => log.warn('plan problem', { problem: pr })] as const),
+    ]);
+    for (const [k, say] of problems) if (full || this.first || !this.loggedProblems.has(k)) say();
+    this.loggedProblems = new Set(problems.keys());
   }
 
   /** An override already in the kernel at start was confirmed by a previous run: adopt it, open no window. */
@@ -310,110 +283,12 @@ export class Reconciler {
     const state = await this.props.kernel.read();
     const inKernel = new Set(state.owned.filter((r) => r.table === 254).map((r) => r.dst));
     if (inKernel.size === 0) return;
-    const p = plan({ routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.props.config });
+    const p = plan({ routes, node: snapshot.node, host, gatewaysDown: new Set(), config: this.planConfig });
     for (const o of p.outcomes) {
       // Every override route of the Route (the /1 pair, or the /2 quarters of a disguised override) already there.
       const mine = p.routes.filter((r) => r.routeName === o.name && r.purpose === 'override');
       if (o.overrideActive && mine.length && mine.every((r) => inKernel.has(r.dst))) this.guard.adopt(o.name, specs.get(o.name) ?? '');
     }
-  }
-
-  /** Turns the apply's outcome into one report per Route for the reporting loop; never waits for it. */
-  private publish(p: Plan, report: ApplyReport, sysctls: readonly SysctlResult[], snapshot: SourceSnapshot, full: boolean): void {
-    const { log, metrics } = this.props;
-    const errorsByRoute = new Map<string, string[]>();
-    const nodeErrors: string[] = [];
-    /** Destinations (main table) whose delete failed: still in the kernel. */
-    const stillThere = new Set<string>();
-    let failedReplaces = 0;
-    let failedDeletes = 0;
-    for (const r of report.results) {
-      if (!r.error) continue;
-      metrics?.kernelErrors.inc();
-      const what = r.op.kind === 'replace-route' || r.op.kind === 'delete-route' ? `${r.op.kind} ${r.op.route.dst} table ${r.op.route.table}` : `${r.op.kind} from ${r.op.rule.src}`;
-      log.error('kernel operation failed', { op: r.op.kind, target: what, error: r.error });
-      if (r.op.kind === 'delete-route') {
-        failedDeletes++;
-        if (r.op.route.table === 254) stillThere.add(r.op.route.dst);
-      }
-      if (r.op.kind === 'delete-rule') failedDeletes++;
-      if (r.op.kind === 'replace-route') failedReplaces++;
-      const owner = r.op.kind === 'replace-route' ? r.op.route.routeName : '';
-      if (owner) errorsByRoute.set(owner, [...(errorsByRoute.get(owner) ?? []), `${what}: ${r.error}`]);
-      else nodeErrors.push(`${what}: ${r.error}`);
-    }
-    for (const c of report.conflicts) {
-      const msg = `${c.route.dst}: a route not owned by kroute (protocol ${c.foreign.protocol}) is already there; left alone`;
-      if (c.route.routeName) errorsByRoute.set(c.route.routeName, [...(errorsByRoute.get(c.route.routeName) ?? []), msg]);
-      else nodeErrors.push(msg);
-    }
-    for (const s of sysctls) {
-      if (s.error) {
-        metrics?.kernelErrors.inc();
-        nodeErrors.push(`sysctl ${s.key}: ${s.error}`);
-        log.error('sysctl failed', { key: s.key, error: s.error });
-      } else if (s.changed) log.info('sysctl set', { key: s.key, value: s.value, before: s.before });
-    }
-    const changes = report.results.filter((r) => !r.error).length;
-    if (changes > 0 || this.first) log.info('applied', { changes, unchanged: report.unchanged, errors: failedDeletes + failedReplaces, writers: report.writes, desired: p.routes.length });
-    if (nodeErrors.length) log.warn('node-level kernel problems', { problems: nodeErrors });
-    metrics?.routesDesired.set(p.routes.length);
-    metrics?.routesApplied.set(p.routes.length - failedReplaces - report.conflicts.length);
-
-    // Plan only what changed, report only what changed: a Route whose outcome is the very object last published,
-    // with no kernel error now or last time, has nothing new to say (a full resync republishes every one).
-    const changed = p.outcomes.filter((o) => full || this.first || o !== this.lastOutcome.get(o.name) || errorsByRoute.has(o.name) || this.lastEvent.has(`${o.name}\nKernelError`) || o.state === 'Removing');
-    // What each changed Route now has in the kernel (its planned routes that did not fail), for its release later.
-    const changedNames = new Set(changed.map((o) => o.name));
-    const failed = new Set(report.results.filter((r) => r.error && r.op.kind === 'replace-route').map((r) => (r.op as { route: { dst: string } }).route.dst));
-    const planned = new Map<string, string[]>();
-    for (const r of p.routes) if (r.routeName && r.table === 254 && changedNames.has(r.routeName) && !failed.has(r.dst)) planned.set(r.routeName, [...(planned.get(r.routeName) ?? []), r.dst]);
-    const objects = new Map(snapshot.routes.map((r) => [r.name, r]));
-    for (const o of changed) {
-      const dsts = planned.get(o.name);
-      if (dsts) this.owned.set(o.name, dsts);
-      else if (o.state !== 'Removing') this.owned.delete(o.name);
-    }
-
-    for (const o of changed) {
-      this.lastOutcome.set(o.name, o);
-      const errs = errorsByRoute.get(o.name);
-      const status = this.status(snapshot.node.name, o, errs, objects.get(o.name)?.generation);
-      // Released per Route, from what is in the kernel: none of its destinations (those it had in the kernel, or
-      // its spec's after a restart) failed to be deleted. A failure elsewhere on the node holds nobody up.
-      const release = o.state === 'Removing' && ![...(this.owned.get(o.name) ?? []), ...specDestinations(objects.get(o.name)?.object)].some((d) => stillThere.has(d));
-      const hold = IN_KERNEL_STATES.has(o.state);
-      // Compared on every pass for every Route: a joined string, not JSON (the same fields).
-      const key = `${status.state}\n${status.reason}\n${status.message}\n${status.activeGateways?.join(',') ?? ''}\n${status.observedGeneration ?? ''}\n${hold}\n${release}`;
-      const last = this.lastStatus.get(o.name);
-      if (last?.key !== key || full) {
-        // lastTransitionTime moves only when the state does (a gateway change keeps it), so a reporter that
-        // writes only changes sees the same entry for the same news.
-        const since = last && last.state === status.state ? last.since : new Date().toISOString();
-        this.lastStatus.set(o.name, { key, state: status.state, since });
-        this.reporting.publish(o.name, { status: { ...status, lastTransitionTime: since }, hold, release });
-      }
-      if (release) this.owned.delete(o.name);
-      if (o.state === 'Invalid') this.eventOnce(o.name, 'Warning', 'InvalidRoute', o.message);
-      // Refused on this node by the safety rules (docs/safety.md): the destination or gateway and why.
-      if (o.refused.length || o.reason === 'GatewayNotOnLink' || o.reason === 'PartiallyRefused') this.eventOnce(o.name, 'Warning', 'RouteRefused', o.message);
-      if (errs) this.eventOnce(o.name, 'Warning', 'KernelError', errs.join('; '));
-      else this.lastEvent.delete(`${o.name}\nKernelError`);
-    }
-    // Forget Routes that are gone: only a pass with news can have lost one (an unchanged pass has the same Routes).
-    if (changed.length === 0 && this.lastOutcome.size === p.outcomes.length) return;
-    const names = new Set(p.outcomes.map((o) => o.name));
-    for (const m of [this.lastStatus, this.owned, this.lastOutcome]) for (const n of [...m.keys()]) if (!names.has(n)) m.delete(n);
-  }
-
-  private status(nodeName: string, o: RouteOutcome, errs: readonly string[] | undefined, generation: number | undefined): RouteNodeStatus {
-    const base = {
-      nodeName,
-      ...(o.activeGateways.length ? { activeGateways: [...o.activeGateways] } : {}),
-      ...(generation !== undefined ? { observedGeneration: generation } : {}),
-    };
-    if (errs) return { ...base, state: 'Failed', reason: 'KernelError', message: errs.join('; ') };
-    return { ...base, state: o.state, reason: o.reason, message: o.message };
   }
 
   /**

@@ -5,6 +5,10 @@
  *   one more write, of the last), Events appended per Route (capped);
  * - at most `concurrency` Routes written at once, so one slow or failing Route delays nobody else;
  * - the reporter's calls carry their own deadlines and retries with backoff (agent/kube/transport.ts, reporter.ts);
+ * - it yields to the dataplane: while a pass is due or running (`busy`) no write starts and no write in flight sends
+ *   its next request (building and sending requests would take the event loop from the kernel write), and between
+ *   two requests it lets the rest of the turn run first (a watch read that starts a pass); the dataplane resumes it
+ *   when idle, and a dataplane that never rests still lets it go on every {@link MAX_YIELD_MS};
  * - `stop()` drops what is queued and returns at once: nothing here can hold up a shutdown.
  * Per Route, in order: hold the finalizer (the kernel already has the routes: docs/finalizers.md), the status entry
  * (or its removal), release, then Events.
@@ -25,6 +29,8 @@ export interface RouteReport {
 
 /** Events kept per Route while its writes wait (older ones are dropped and counted in the log). */
 const EVENTS_PER_ROUTE = 16;
+/** Longest the reporting loop waits for a busy dataplane before it starts writes anyway. */
+export const MAX_YIELD_MS = 100;
 
 interface Slot {
   report?: RouteReport;
@@ -38,6 +44,8 @@ export interface ReportingLoopProps {
   readonly log: Logger;
   /** Routes written at once. @default 16 */
   readonly concurrency?: number;
+  /** True while the dataplane has a pass due or running: no write starts then (it calls {@link ReportingLoop.resume}). */
+  readonly busy?: () => boolean;
 }
 
 /** A per-Route coalescing work queue in front of a Reporter. */
@@ -48,6 +56,10 @@ export class ReportingLoop {
   private active = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** What waits for the dataplane to go idle: starting writes, and the next step of writes in flight. */
+  private parked: (() => void)[] = [];
+  private drainParked = false;
+  private yieldTimer?: NodeJS.Timeout;
   /** Reports and events handed to the reporter so far. */
   delivered = 0;
 
@@ -83,9 +95,22 @@ export class ReportingLoop {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** The dataplane is idle: go on with what waits. */
+  resume(): void {
+    if (this.yieldTimer) clearTimeout(this.yieldTimer);
+    this.yieldTimer = undefined;
+    const parked = this.parked;
+    this.parked = [];
+    for (const f of parked) f();
+  }
+
   /** Drops everything queued; writes in flight finish or fail on their own deadlines, unawaited. */
   stop(): void {
     this.stopped = true;
+    if (this.yieldTimer) clearTimeout(this.yieldTimer);
+    this.yieldTimer = undefined;
+    this.parked = [];
+    this.drainParked = false;
     this.dirty.clear();
     this.slots.clear();
     this.wake();
@@ -106,6 +131,30 @@ export class ReportingLoop {
   }
 
   private pump(): void {
+    if (this.drainParked) return;
+    this.drainParked = true;
+    this.whenIdle(() => {
+      this.drainParked = false;
+      this.drain();
+    });
+  }
+
+  /** Runs `f` now when the dataplane is idle, else once it resumes this loop (at most MAX_YIELD_MS later). */
+  private whenIdle(f: () => void): void {
+    if (!this.props.busy?.()) return f();
+    this.parked.push(f);
+    this.yieldTimer ??= setTimeout(() => this.resume(), MAX_YIELD_MS);
+  }
+
+  /**
+   * Between two requests of one Route: after this turn's other callbacks (a watch read that starts a pass comes
+   * first), and not while the pass runs.
+   */
+  private nextTurn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(() => this.whenIdle(resolve)));
+  }
+
+  private drain(): void {
     const limit = this.props.concurrency ?? 16;
     while (!this.stopped && this.active < limit && this.dirty.size > 0) {
       const name = this.dirty.values().next().value as string;
@@ -140,7 +189,10 @@ export class ReportingLoop {
 
   private async write(name: string, report: RouteReport | undefined, events: readonly AgentEvent[]): Promise<void> {
     const { reporter, log } = this.props;
+    let steps = 0;
     const step = async (what: string, f: () => Promise<void>) => {
+      if (steps++ > 0) await this.nextTurn();
+      if (this.stopped) return;
       try {
         await f();
       } catch (e) {

@@ -4,6 +4,7 @@
  * leaves the kernel as it is.
  */
 import type { AgentConfig } from '../core/index.js';
+import { planConfigOf } from '../core/plan/index.js';
 import { AddressControlPlane } from './file-control-plane.js';
 import { FileSource } from './file-source.js';
 import { DryRunKernel, DryRunSysctls } from './dry-run.js';
@@ -50,9 +51,11 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
   // when /metrics is served (--metrics-port 0 turns it off).
   const metrics = config.metricsPort ? new (await import('./metrics.js')).AgentMetrics() : undefined;
   const { source, reporter, controlPlane } = await face(config, log);
-  const iproute = new IprouteKernel({ protocol: config.routeProtocol });
+  // One ownership value (protocol, tables, marks, priorities) for the planner and every kernel-facing adapter.
+  const { ownership } = planConfigOf(config);
+  const iproute = new IprouteKernel({ ownership });
   const dry = config.dryRun ? log.with({ component: 'dry-run' }) : undefined;
-  const kernel = dry ? new DryRunKernel(iproute, config.routeProtocol, dry) : iproute;
+  const kernel = dry ? new DryRunKernel(iproute, ownership, dry) : iproute;
   const later: { reconciler?: Reconciler } = {};
   const prober = new Prober({
     intervalMs: config.probeIntervalSeconds * 1000,
@@ -70,13 +73,13 @@ export async function runAgent(config: AgentConfig, log: Logger): Promise<Runnin
     controlPlane,
     kernel,
     sysctls: dry ? new DryRunSysctls(config.sysctlRoot, dry) : new SysctlWriter(config.sysctlRoot),
-    host: new HostDiscovery({ protocol: config.routeProtocol, publicInterface: config.publicInterface, resolvConf: config.resolvConf }),
+    host: new HostDiscovery({ ownership, publicInterface: config.publicInterface, resolvConf: config.resolvConf }),
     prober,
     log,
     metrics,
   });
   later.reconciler = rec;
-  const monitor = new RouteMonitor({ protocol: config.routeProtocol, log: log.with({ component: 'monitor' }), onChange: (line, stale) => rec.kernelChanged(line, stale) });
+  const monitor = new RouteMonitor({ ownership, log: log.with({ component: 'monitor' }), onChange: (line, stale) => rec.kernelChanged(line, stale) });
   const http = new AgentHttp({
     bindAddress: config.bindAddress,
     metricsBindAddress: config.metricsBindAddress,

@@ -180,7 +180,7 @@ export function sysctlChanges(p: Plan, current: ReadonlyMap<string, string> | un
 export function nodePlan(input: PlanInput, opts: { kernel?: KernelState; sysctls?: ReadonlyMap<string, string>; source: NodePlanReport['host']['source'] }): NodePlanReport {
   const p = plan(input);
   const kernel = opts.kernel ?? EMPTY_KERNEL;
-  const d = diffKernel(kernel, { routes: p.routes, rules: p.rules }, input.config.routeProtocol);
+  const d = diffKernel(kernel, { routes: p.routes, rules: p.rules }, input.config.ownership.protocol);
   const { routes, rules } = changesOf(d.ops, kernel);
   const sysctls = sysctlChanges(p, opts.sysctls);
   const refused = refusals(p, input, d.conflicts.map((c) => ({ route: c.route, protocol: c.foreign.protocol })));
@@ -228,7 +228,7 @@ export function proposalPlan(input: PlanInput, proposed: readonly { name: string
     routes: [...input.routes.filter((r) => !names.has(r.name)), ...proposed.map((r) => ({ name: r.name, object: r.object, deleting: false }))],
   };
   const after = plan(afterInput);
-  const d = diffKernel(asKernel(before), { routes: after.routes, rules: after.rules }, input.config.routeProtocol);
+  const d = diffKernel(asKernel(before), { routes: after.routes, rules: after.rules }, input.config.ownership.protocol);
   const { routes, rules } = changesOf(d.ops, asKernel(before));
   const view = (o: RouteOutcome): OutcomeView => ({ route: o.name, state: o.state, reason: o.reason, message: o.message, activeGateways: o.activeGateways });
   const was = new Map(before.outcomes.map((o) => [o.name, JSON.stringify(view(o))]));

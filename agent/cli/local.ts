@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AgentConfig } from '../../core/index.js';
 import type { HostFacts } from '../../core/plan/index.js';
-import { AGENT_SYSCTLS } from '../../core/plan/index.js';
+import { AGENT_SYSCTLS, planConfigOf } from '../../core/plan/index.js';
 import { HostDiscovery } from '../host.js';
 import { IprouteKernel } from '../kernel/iproute.js';
 import type { KernelState } from '../kernel/state.js';
@@ -21,9 +21,10 @@ export interface LocalFacts {
 
 /** Reads this machine's host facts, kroute's routes and rules, and the sysctls (like the agent's first pass). */
 export async function readLocal(config: AgentConfig, extra: { controlPlaneAddresses: readonly string[]; keepAddresses: readonly string[] }): Promise<LocalFacts> {
-  const discovery = new HostDiscovery({ protocol: config.routeProtocol, publicInterface: config.publicInterface, resolvConf: config.resolvConf });
+  const { ownership } = planConfigOf(config);
+  const discovery = new HostDiscovery({ ownership, publicInterface: config.publicInterface, resolvConf: config.resolvConf });
   // read() only: apply() would start a writer.
-  const kernel = new IprouteKernel({ protocol: config.routeProtocol });
+  const kernel = new IprouteKernel({ ownership });
   const [host, state] = await Promise.all([discovery.discover(extra), kernel.read()]);
   const sysctls = new Map<string, string>();
   for (const s of AGENT_SYSCTLS) {

@@ -5,7 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { formatFieldError, type AgentConfig, type NodeFacts } from '../../core/index.js';
-import type { HostFacts, PlanInput } from '../../core/plan/index.js';
+import { planConfigOf, type HostFacts, type PlanInput } from '../../core/plan/index.js';
 import { FileSource, parseNodeLabels } from '../file-source.js';
 import { readRoute } from '../kube/objects.js';
 import { silentLogger } from '../log.js';
@@ -110,7 +110,7 @@ function planInput(args: CliArgs, w: World, node: NodeFacts, host: HostFacts): P
     host,
     gatewaysDown: new Set([...health.gatewaysDown, ...args.gatewaysDown]),
     overridesRolledBack: health.overridesRolledBack,
-    config: args.config,
+    config: planConfigOf(args.config),
   };
 }
 
@@ -155,7 +155,7 @@ async function explain(args: CliArgs): Promise<CliResult> {
   const extra = await extraAddresses(args, w);
   if (args.host === 'local') throw new CliError('explain plans with the cluster\'s view of every node: --host local does not apply');
   const facts = await hostFacts(args, extra);
-  const ctx = { config: args.config, host: () => facts.host, health: (n: string) => reportedHealth(w.routes, n), hostKnown: facts.source !== 'none' };
+  const ctx = { config: planConfigOf(args.config), host: () => facts.host, health: (n: string) => reportedHealth(w.routes, n), hostKnown: facts.source !== 'none' };
   if (args.command === 'explain-route') {
     const e = explainRoute(args.name, w.routes, await w.nodes(), ctx);
     if (!e) throw new CliError(`no Route named ${JSON.stringify(args.name)}${w.routes.length ? ` (there are: ${w.routes.map((r) => r.name).join(', ')})` : ''}`);

@@ -6,7 +6,7 @@
  * batch lines take no global options), so they go through a second coprocess, started only when they change.
  */
 import type { IpFamily } from '../../core/index.js';
-import type { DesiredRoute, DesiredRule, NextHop } from '../../core/plan/index.js';
+import type { DesiredRoute, NextHop, Ownership } from '../../core/plan/index.js';
 import { execProgram } from '../exec.js';
 import { defaultMetric, diffIndexed, indexKernel, routeKey, type DesiredKernel, type KernelIndex, type KernelOp } from './diff.js';
 import type { ApplyReport, KernelOpResult, KernelPort } from './port.js';
@@ -15,8 +15,8 @@ import { IpBatchWriter } from './writer.js';
 
 /** Options of the iproute2 adapter. */
 export interface IprouteKernelProps {
-  /** rtm_protocol that marks kroute's routes and rules. */
-  readonly protocol: number;
+  /** What kroute owns (core/plan/ownership.ts): routes and rules with its protocol are kroute's, the rest foreign. */
+  readonly ownership: Ownership;
   /** Run every `ip` with `-n NAME` (tests); the agent itself runs inside the node's namespace. */
   readonly netns?: string;
   /** The `ip` binary. @default 'ip' */
@@ -117,6 +117,8 @@ export class IprouteKernel implements KernelPort {
   private readonly prefix: string[];
   private readonly writers = new Map<string, IpBatchWriter>();
   private cache?: KernelCache;
+  /** Deletions sent to the writer whose monitor line has not come yet ("table dst"). */
+  private readonly ownDeletes = new Set<string>();
   /** Kernel reads so far (the benchmark and tests check that a pass reads at most once). */
   reads = 0;
 
@@ -140,11 +142,12 @@ export class IprouteKernel implements KernelPort {
 
   async read(): Promise<KernelState> {
     this.reads++;
+    this.ownDeletes.clear();
     // The writer starts while the kernel is read: its process start overlaps the read instead of adding to the apply.
     this.writer('').warm();
     const [v4, v6] = await Promise.all([this.show(4), this.show(6)]);
     const routes = [...parseRoutes(v4.routes, 4), ...parseRoutes(v6.routes, 6)];
-    const p = this.props.protocol;
+    const p = this.props.ownership.protocol;
     const state: KernelState = {
       owned: routes.filter((r) => r.protocol === p),
       foreign: routes.filter((r) => r.protocol !== p),
@@ -159,13 +162,26 @@ export class IprouteKernel implements KernelPort {
   /** Forgets the cached kernel state: the next apply reads the kernel again. */
   invalidate(): void {
     this.cache = undefined;
+    this.ownDeletes.clear();
+  }
+
+  /**
+   * True when an `ip monitor` line reports a deletion this adapter made itself (sent to its writer, not yet seen):
+   * its view already follows it, so nothing is read again. Deleting 1,000 Routes read the kernel once per route.
+   */
+  ownChange(line: string): boolean {
+    const m = /^Deleted (\S+) .*?(?:\btable (\d+) .*)?\bproto (\d+)\b/.exec(line);
+    if (!m || Number(m[3]) !== this.props.ownership.protocol) return false;
+    const table = m[2] ?? '254';
+    const dsts = m[1] === 'default' ? ['0.0.0.0/0', '::/0'] : [m[1].includes('/') ? m[1] : `${m[1]}/${m[1].includes(':') ? 128 : 32}`];
+    return dsts.some((d) => this.ownDeletes.delete(`${table} ${d}`));
   }
 
   /** The kernel as the diff sees it: the cached index, or a read (which fills the cache when it can). */
   private async current(): Promise<KernelIndex> {
     if (this.cache) return this.cache;
     const state = await this.read();
-    return this.cache ?? indexKernel(state, this.props.protocol);
+    return this.cache ?? indexKernel(state, this.props.ownership.protocol);
   }
 
   private writer(family: '' | '-6'): IpBatchWriter {
@@ -196,6 +212,7 @@ export class IprouteKernel implements KernelPort {
     for (const [batch, family] of [[main, ''], [v6rules, '-6']] as const) {
       if (batch.length === 0) continue;
       const sent: KernelOp[] = [];
+      const ownDeletes = this.ownDeletes;
       // Rendered as the writer takes them: the first chunk is in the kernel while the rest is still being rendered.
       function* lines(): Generator<string> {
         for (const op of batch) {
@@ -206,6 +223,7 @@ export class IprouteKernel implements KernelPort {
             continue;
           }
           sent.push(op);
+          if (op.kind === 'delete-route') ownDeletes.add(`${op.route.table} ${op.route.dst}`);
           yield line;
         }
       }
@@ -226,7 +244,7 @@ export class IprouteKernel implements KernelPort {
     const c = this.cache;
     if (!c) return;
     if (results.some((r) => r.error !== undefined)) {
-      this.cache = undefined;
+      this.invalidate();
       return;
     }
     for (const { op } of results) {
@@ -250,8 +268,17 @@ export class IprouteKernel implements KernelPort {
     }
   }
 
-  async apply(desired: DesiredKernel): Promise<ApplyReport> {
-    const d = diffIndexed(await this.current(), desired);
+  /**
+   * With its view of the kernel current (between passes, nearly always), the diff runs and the writer gets its first
+   * lines before this returns: the caller's next statements overlap the kernel's work, not delay it.
+   */
+  apply(desired: DesiredKernel): Promise<ApplyReport> {
+    if (this.cache) return this.applyTo(this.cache, desired);
+    return this.current().then((index) => this.applyTo(index, desired));
+  }
+
+  private async applyTo(index: KernelIndex, desired: DesiredKernel): Promise<ApplyReport> {
+    const d = diffIndexed(index, desired);
     const w = await this.write(d.ops);
     return { results: w.results, writes: w.writes, conflicts: d.conflicts, unchanged: d.unchanged };
   }
@@ -260,33 +287,5 @@ export class IprouteKernel implements KernelPort {
   async close(): Promise<void> {
     await Promise.all([...this.writers.values()].map((w) => w.close()));
     this.writers.clear();
-  }
-
-  async update(target: DesiredRoute | DesiredRule): Promise<KernelOpResult> {
-    const op: KernelOp = 'dst' in target ? { kind: 'replace-route', route: target } : { kind: 'add-rule', rule: target };
-    if (op.kind === 'add-rule') {
-      // Adding a rule twice duplicates it: go through the diff for rules.
-      const state = await this.current();
-      const d = diffIndexed({ owned: new Map(), duplicates: [], foreign: new Map(), ownedRules: state.ownedRules }, { routes: [], rules: [op.rule] });
-      if (!d.ops.some((o) => o.kind === 'add-rule')) return { op };
-    }
-    const w = await this.write([op]);
-    return w.results[0] ?? { op };
-  }
-
-  async delete(route: KernelRoute): Promise<KernelOpResult> {
-    const op: KernelOp = { kind: 'delete-route', route: { ...route, metric: route.metric ?? defaultMetric(route.family) } };
-    if (route.protocol !== this.props.protocol) return { op, error: `route to ${route.dst} is not kroute's (protocol ${route.protocol})` };
-    const w = await this.write([op]);
-    const r = w.results[0] ?? { op };
-    // Deleting what is already gone is success: the operation is idempotent.
-    return r.error && /No such process|ESRCH/.test(r.error) ? { op } : r;
-  }
-
-  async prune(desired: DesiredKernel): Promise<ApplyReport> {
-    const d = diffIndexed(await this.current(), desired);
-    const ops = d.ops.filter((op) => op.kind === 'delete-route' || op.kind === 'delete-rule');
-    const w = await this.write(ops);
-    return { results: w.results, writes: w.writes, conflicts: [], unchanged: d.unchanged };
   }
 }

@@ -7,11 +7,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { Ownership } from '../../core/plan/index.js';
 import type { Logger } from '../log.js';
 
 /** Options of the route monitor. */
 export interface RouteMonitorProps {
-  readonly protocol: number;
+  /** kroute's ownership (its protocol tells its own routes from everybody else's). */
+  readonly ownership: Ownership;
   readonly netns?: string;
   readonly log: Logger;
   /** Called for each line that matters, with what it makes stale. */
@@ -63,7 +65,7 @@ export class RouteMonitor {
     child.on('error', (e) => this.props.log.warn('ip monitor failed to start', { error: e }));
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      const stale = classifyMonitorLine(line, this.props.protocol);
+      const stale = classifyMonitorLine(line, this.props.ownership.protocol);
       if (stale) this.props.onChange(line, stale);
     });
     child.stderr.on('data', (d: Buffer) => this.props.log.debug('ip monitor stderr', { text: d.toString().trim() }));

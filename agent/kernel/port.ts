@@ -1,10 +1,10 @@
 /**
- * The kernel port: three idempotent operations (update one, delete one, prune what is not desired), as Cilium's
- * statedb reconciler asks of its targets, plus `apply`, which does all three for a whole plan in one write.
+ * The kernel port, as the agent uses it: read kroute's part of the kernel, and apply a whole plan (replace what
+ * differs, add what is missing, prune what is no longer desired, in one write). Idempotent: applying the same plan
+ * twice writes nothing the second time.
  */
-import type { DesiredRoute, DesiredRule } from '../../core/plan/index.js';
 import type { DesiredKernel, ForeignConflict, KernelOp } from './diff.js';
-import type { KernelRoute, KernelState } from './state.js';
+import type { KernelState } from './state.js';
 
 /** How one operation went. */
 export interface KernelOpResult {
@@ -27,16 +27,15 @@ export interface ApplyReport {
 export interface KernelPort {
   /** Reads kroute's routes and rules, and other routes that could collide with them. */
   read(): Promise<KernelState>;
-  /** Puts one route or rule in place (replace: atomic for a changed gateway set). */
-  update(target: DesiredRoute | DesiredRule): Promise<KernelOpResult>;
-  /** Removes one route kroute owns. */
-  delete(route: KernelRoute): Promise<KernelOpResult>;
-  /** Removes every owned route and rule that `desired` does not list. */
-  prune(desired: DesiredKernel): Promise<ApplyReport>;
-  /** Makes kroute's part of the kernel equal `desired`, writing only the difference in one batch. */
+  /**
+   * Makes kroute's part of the kernel equal `desired`, writing only the difference in one batch (a changed gateway
+   * set is one atomic replace; `apply({ routes: [], rules: [] })` removes everything kroute owns).
+   */
   apply(desired: DesiredKernel): Promise<ApplyReport>;
   /** Forgets any cached view of the kernel, so the next apply reads it (someone else changed it; periodic resync). */
   invalidate?(): void;
+  /** True when an `ip monitor` line reports a change this port made itself: no reason to read the kernel again. */
+  ownChange?(monitorLine: string): boolean;
   /** Releases long-lived writers; lines already sent are finished, the kernel keeps what it has. */
   close?(): Promise<void>;
 }

@@ -57,6 +57,8 @@ export class IpBatchWriter {
   /** `Error: ...` lines seen since the last `Command failed` line. */
   private errorLines: string[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Batches queued or running. */
+  private queued = 0;
   private closed = false;
   /** Coprocesses started so far (1 in a healthy agent). */
   starts = 0;
@@ -78,8 +80,14 @@ export class IpBatchWriter {
    * lazily: each chunk goes to the coprocess as soon as it is full, so rendering overlaps the kernel's work.
    */
   write(lines: Iterable<string>): Promise<BatchResult> {
-    const run = this.queue.then(() => this.run(lines));
-    this.queue = run.catch(() => undefined);
+    // Idle (no batch queued or running): the first chunk goes to the coprocess before this returns, not a microtask
+    // later. Otherwise behind the batches before it, in order.
+    const run = this.queued === 0 ? this.run(lines) : this.queue.then(() => this.run(lines));
+    this.queued++;
+    const settled = run.catch(() => undefined).then(() => {
+      this.queued--;
+    });
+    this.queue = settled;
     return run;
   }
 

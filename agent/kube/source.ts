@@ -25,8 +25,8 @@ export interface KubeRouteSourceProps {
   readonly log: Logger;
   readonly clock: Clock;
   /**
-   * Quiet time before a snapshot goes out. @default 0: a change goes out at once (the changes of one turn of the
-   * event loop together); the reconciler gathers what arrives during a pass into the next one. A trailing 100 ms
+   * Quiet time before a snapshot goes out. @default 0: a change goes out at once (the changes of one watch read
+   * together, in a microtask); the reconciler gathers what arrives during a pass into the next one. A trailing 100 ms
    * here was 100 ms of a 238 ms create-to-kernel (NOTES-agent-performance.md).
    */
   readonly debounceMs?: number;
@@ -53,7 +53,8 @@ export class KubeRouteSource implements RouteSource, RouteView {
   private pending = false;
   private pendingSince = 0;
   private timer: unknown;
-  private immediate?: NodeJS.Immediate;
+  /** A hand-over is queued (a microtask) for the events of the current watch read. */
+  private queued = false;
   private wasSynced = false;
   private warnedNoNode = false;
   private readonly companions: Companion[] = [];
@@ -136,8 +137,6 @@ export class KubeRouteSource implements RouteSource, RouteView {
     await Promise.all([this.routesInf.stop(), this.nodeInf.stop()]);
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.immediate = undefined;
   }
 
   private stateChanged(): void {
@@ -161,12 +160,17 @@ export class KubeRouteSource implements RouteSource, RouteView {
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     const debounce = this.props.debounceMs ?? 0;
     if (debounce === 0) {
-      // No debounce: out after the events of this turn of the event loop (one snapshot for a chunk of watch events),
-      // with setImmediate, not a timer: setTimeout(0) costs at least a millisecond of the create-to-kernel time.
-      if (this.immediate === undefined) this.immediate = setImmediate(() => {
-        this.immediate = undefined;
-        this.emit();
-      });
+      // No debounce: out right after the events of this watch read (readline emits a read's lines in one go), in a
+      // microtask: before the event loop runs anything else (a report's response, the next read), so the pass, and
+      // the kernel write, come first. setTimeout(0) cost at least a millisecond; setImmediate let every other I/O
+      // callback of the same turn run first.
+      if (!this.queued) {
+        this.queued = true;
+        queueMicrotask(() => {
+          this.queued = false;
+          this.emit();
+        });
+      }
       return;
     }
     const maxDelay = this.props.maxDelayMs ?? 1000;

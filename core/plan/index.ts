@@ -2,3 +2,4 @@
 export * from './types.js';
 export * from './plan.js';
 export * from './protect.js';
+export * from './ownership.js';

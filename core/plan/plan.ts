@@ -20,6 +20,7 @@ import type {
   RouteOutcome,
 } from './types.js';
 import { MAIN_TABLE, type RefusedDestination } from './types.js';
+import { DEFAULT_OWNERSHIP } from './ownership.js';
 import { destinationVerdict, gatewayProblem, lifelines, type Lifelines, type ProtectedAddress } from './protect.js';
 
 /** The two halves that replace a default route: more specific than /0, so the node's own default stays in place. */
@@ -42,12 +43,8 @@ export const AGENT_SYSCTLS: readonly DesiredSysctl[] = [
   { key: 'net.ipv4.fib_multipath_use_neigh', value: '1', reason: 'skip a next hop whose neighbour entry failed' },
 ];
 
-/**
- * What kroute owns for forwarding probes: one table and one fwmark per probed gateway (in sorted gateway order),
- * and one rule priority, just before the symmetric-routing rule. The mark's high bits spell "kr", clear of the marks
- * kube-proxy (0x4000, 0x8000) and Cilium (0x0f00 range) use.
- */
-export const FORWARD_PROBE = { tableBase: 13600, markBase: 0x6b720000, rulePriority: 15134 } as const;
+/** The default tables, fwmarks and rule priority of forwarding probes (`DEFAULT_OWNERSHIP.forwardProbe`). */
+export const FORWARD_PROBE = DEFAULT_OWNERSHIP.forwardProbe;
 
 /** Reasons of a Route in the kernel with a degraded gateway set: its state is `Degraded`, not `Applied`. */
 const DEGRADED_REASONS: ReadonlySet<string> = new Set(['GatewaysDown', 'AllGatewaysDown', 'OverrideWithdrawn']);
@@ -178,7 +175,7 @@ function planRoute(input: PlanRouteInput, r: NormalizedRoute, p: PlanInput, l: L
 }
 
 function mk(r: NormalizedRoute, dst: string, purpose: 'route' | 'override', nexthops: readonly NextHop[], p: PlanInput): DesiredRoute {
-  return { family: r.family, dst, table: MAIN_TABLE, protocol: p.config.routeProtocol, nexthops, purpose, routeName: r.name };
+  return { family: r.family, dst, table: MAIN_TABLE, protocol: p.config.ownership.protocol, nexthops, purpose, routeName: r.name };
 }
 
 function usable(text: string, family: IpFamily): boolean {
@@ -209,7 +206,7 @@ function keepRoutes(p: PlanInput, family: IpFamily, captured: readonly Protected
   const out: DesiredRoute[] = [];
   for (const t of targets) {
     const route: DesiredRoute = {
-      family, dst: hostPrefix(t.address.text, family), table: MAIN_TABLE, protocol: p.config.routeProtocol, nexthops: [hop], purpose: 'keep', routeName: '',
+      family, dst: hostPrefix(t.address.text, family), table: MAIN_TABLE, protocol: p.config.ownership.protocol, nexthops: [hop], purpose: 'keep', routeName: '',
     };
     const key = routeKey(route);
     if (taken.has(key)) continue;
@@ -222,6 +219,7 @@ function keepRoutes(p: PlanInput, family: IpFamily, captured: readonly Protected
 function symmetric(p: PlanInput): { routes: DesiredRoute[]; rules: DesiredRule[] } {
   const pub = p.host.publicInterface;
   if (!p.config.symmetricRouting || !pub) return { routes: [], rules: [] };
+  const { protocol, symmetric: own } = p.config.ownership;
   const routes: DesiredRoute[] = [];
   const rules: DesiredRule[] = [];
   for (const family of [4, 6] as const) {
@@ -229,11 +227,11 @@ function symmetric(p: PlanInput): { routes: DesiredRoute[]; rules: DesiredRule[]
     const addresses = pub.addresses.filter((a) => usable(a, family));
     if (!gateway || addresses.length === 0) continue;
     routes.push({
-      family, dst: DEFAULT_DST[family], table: p.config.symmetricTable, protocol: p.config.routeProtocol,
+      family, dst: DEFAULT_DST[family], table: own.table, protocol,
       nexthops: [{ gateway, dev: pub.name }], purpose: 'symmetric', routeName: '',
     });
     for (const a of [...new Set(addresses.map((x) => hostPrefix(x, family)))].sort()) {
-      rules.push({ family, priority: p.config.symmetricRulePriority, src: a, table: p.config.symmetricTable, protocol: p.config.routeProtocol });
+      rules.push({ family, priority: own.rulePriority, src: a, table: own.table, protocol });
     }
   }
   return { routes, rules };
@@ -243,15 +241,16 @@ function forwardProbes(p: PlanInput, gateways: readonly string[]): { routes: Des
   const target = p.config.forwardProbeTarget ? parseIp(p.config.forwardProbeTarget) : undefined;
   if (!target?.ok) return { routes: [], rules: [], probes: [] };
   const family = target.value.family;
+  const { protocol, forwardProbe: own } = p.config.ownership;
   const routes: DesiredRoute[] = [];
   const rules: DesiredRule[] = [];
   const probes: ForwardProbe[] = [];
   gateways.forEach((gateway, i) => {
     if (!usable(gateway, family)) return;
-    const table = FORWARD_PROBE.tableBase + i;
-    const mark = FORWARD_PROBE.markBase + i;
-    routes.push({ family, dst: hostPrefix(target.value.text, family), table, protocol: p.config.routeProtocol, nexthops: [{ gateway }], purpose: 'probe', routeName: '' });
-    rules.push({ family, priority: FORWARD_PROBE.rulePriority, src: 'all', fwmark: mark, table, protocol: p.config.routeProtocol });
+    const table = own.tableBase + i;
+    const mark = own.markBase + i;
+    routes.push({ family, dst: hostPrefix(target.value.text, family), table, protocol, nexthops: [{ gateway }], purpose: 'probe', routeName: '' });
+    rules.push({ family, priority: own.rulePriority, src: 'all', fwmark: mark, table, protocol });
     probes.push({ gateway, target: target.value.text, mark, table });
   });
   return { routes, rules, probes };

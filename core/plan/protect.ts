@@ -70,7 +70,7 @@ export function lifelines(host: HostFacts, routeGateways: ReadonlyMap<string, re
   add(out, host.publicInterface?.gatewayV4, "the node's own default gateway", false);
   add(out, host.publicInterface?.gatewayV6, "the node's own default gateway", false);
   for (const [name, gws] of [...routeGateways].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    for (const g of gws) add(out, g, `a gateway this node uses (Route ${name})`, false);
+    for (const g of gws) if (typeof g === 'string' || !out.has(g.text)) add(out, g, `a gateway this node uses (Route ${name})`, false);
   }
   const connected = host.connected
     ?.map((c) => parseCidr(c))

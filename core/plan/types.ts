@@ -8,6 +8,7 @@ import type { OverrideFailMode } from '../options.js';
 import type { NodeFacts } from '../selector.js';
 import type { NormalizedRoute } from '../validate.js';
 import type { RouteNodeState } from '../route.js';
+import type { Ownership } from './ownership.js';
 
 /** The main routing table's number (`ip route` without `table`). */
 export const MAIN_TABLE = 254;
@@ -62,12 +63,11 @@ export interface HostFacts {
   readonly keepAddresses: readonly string[];
 }
 
-/** The part of the agent's configuration the planner reads. */
+/** The part of the agent's configuration the planner reads (`planConfigOf` maps the agent's flags onto it). */
 export interface PlanConfig {
-  readonly routeProtocol: number;
+  /** kroute's protocol, tables, marks and rule priorities (ownership.ts): the kernel adapter reads the same value. */
+  readonly ownership: Ownership;
   readonly symmetricRouting: boolean;
-  readonly symmetricTable: number;
-  readonly symmetricRulePriority: number;
   readonly overrideFailMode: OverrideFailMode;
   /** Address probed through each gateway (forwarding liveness); empty or absent disables it. */
   readonly forwardProbeTarget?: string;

@@ -2,20 +2,22 @@
  * The iproute2 kernel port in a network namespace (needs root and iproute2): one batch for a thousand routes,
  * adoption by a fresh adapter with nothing written, orphans pruned, routes of other protocols never touched, and
  * gateway changes without a window where the route is missing; one long-lived writer and no kernel read while its
- * view is current; an agent killed in the middle of a big write leaves only whole routes.
+ * view is current; a non-default ownership value (protocol, tables, marks, priorities) is what it writes and reads
+ * as its own; an agent killed in the middle of a big write leaves only whole routes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { DesiredRoute, DesiredRule } from '../../core/plan/index.js';
+import { routeObject } from '../../core/index.js';
+import { DEFAULT_OWNERSHIP, plan, type DesiredRoute, type DesiredRule, type HostFacts, type Ownership } from '../../core/plan/index.js';
 import { IprouteKernel } from '../../agent/kernel/iproute.js';
 import { useLab } from '../lab/jest.js';
 import { until } from '../lab/wait.js';
 import type { Netns } from '../net/netns.js';
 import { REPO_ROOT } from './agent-process.js';
 
-const PROTO = 145;
+const PROTO = DEFAULT_OWNERSHIP.protocol;
 const GW = ['10.114.0.10', '10.114.0.11', '10.114.0.12'];
 
 function route(dst: string, gateways: readonly string[]): DesiredRoute {
@@ -84,7 +86,7 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
 
   beforeAll(() => {
     node = lab.ns('node');
-    kernel = new IprouteKernel({ protocol: PROTO, netns: node.name });
+    kernel = new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name });
   });
   afterAll(async () => {
     await kernel?.close();
@@ -105,7 +107,7 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
     const mon = new Monitor(node);
     try {
       await barrier(node, mon);
-      const restarted = new IprouteKernel({ protocol: PROTO, netns: node.name });
+      const restarted = new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name });
       const again = await restarted.apply({ routes: thousand, rules: [] });
       expect({ writes: again.writes, results: again.results.length, unchanged: again.unchanged }).toEqual({ writes: 0, results: 0, unchanged: 1000 });
       expect(await barrier(node, mon)).toEqual([]);
@@ -129,8 +131,11 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
     expect(state.owned.map((x) => x.dst)).toEqual(['172.16.0.0/28']);
     const foreign = state.foreign.filter((x) => ['203.0.113.0/24', '100.64.0.0/16'].includes(x.dst)).map((x) => [x.dst, x.nexthops[0].gateway]);
     expect(foreign.sort()).toEqual([['100.64.0.0/16', GW[1]], ['203.0.113.0/24', GW[0]]]);
-    const pruned = await kernel.prune({ routes: [], rules: [] });
+    const pruned = await kernel.apply({ routes: [], rules: [] });
     expect(pruned.results.map((x) => x.op.kind)).toEqual(['delete-route']);
+    // Its own deletion, as ip monitor prints it, is its own (once): the agent reads nothing again for it.
+    const line = `Deleted 172.16.0.0/28 via ${GW[2]} dev eth1 proto ${PROTO} `;
+    expect([kernel.ownChange(line), kernel.ownChange(line), kernel.ownChange(`Deleted 198.51.100.0/24 via ${GW[0]} dev eth1 proto ${PROTO} `)]).toEqual([true, false, false]);
     expect((await kernel.read()).owned).toEqual([]);
   });
 
@@ -163,15 +168,17 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
     const again = await kernel.apply({ routes, rules });
     expect(again.results.map((x) => (x.op.kind === 'replace-route' ? x.op.route.dst : x.op.kind))).toEqual(['198.18.0.0/15']);
     expect((await kernel.read()).ownedRules.map((x) => `${x.priority} ${x.src} ${x.table}`).sort()).toEqual(['15135 10.114.0.2/32 135', '15135 2001:db8:1::2/128 135']);
-    expect((await kernel.update(rules[0])).error).toBeUndefined();
+    // Read again (a resync): the rules already there are adopted, not added a second time.
+    kernel.invalidate();
+    expect((await kernel.apply({ routes: [], rules })).results.filter((x) => x.op.kind === 'add-rule')).toEqual([]);
     expect((await kernel.read()).ownedRules).toHaveLength(2);
-    const gone = await kernel.prune({ routes: [], rules: [] });
+    const gone = await kernel.apply({ routes: [], rules: [] });
     expect(gone.results.filter((x) => x.error)).toEqual([]);
     expect(await kernel.read()).toMatchObject({ owned: [], ownedRules: [] });
   });
 
   it('writes every apply through one long-lived ip coprocess, and reads the kernel only when its view was dropped', async () => {
-    const k = new IprouteKernel({ protocol: PROTO, netns: node.name });
+    const k = new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name });
     try {
       const a = await k.apply({ routes: [route('192.0.2.0/24', [GW[0]])], rules: [] });
       expect(a.results.map((x) => x.error)).toEqual([undefined]);
@@ -184,8 +191,47 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
       const back = await k.apply({ routes: [route('192.0.2.0/24', [GW[0]])], rules: [] });
       expect({ reads: k.reads, ops: back.results.map((x) => x.op.kind) }).toEqual({ reads: 2, ops: ['replace-route'] });
     } finally {
-      await k.prune({ routes: [], rules: [] });
+      await k.apply({ routes: [], rules: [] });
       await k.close();
+    }
+  });
+
+  it('plans and writes with the ownership value it is given: its protocol, tables, marks and priorities; 145 is foreign to it', async () => {
+    const own: Ownership = { protocol: 201, symmetric: { table: 177, rulePriority: 15177 }, forwardProbe: { tableBase: 14600, markBase: 0x10000, rulePriority: 15100 } };
+    const host: HostFacts = {
+      publicInterface: { name: 'eth1', addresses: ['10.114.0.2'], gatewayV4: '10.114.0.1' },
+      connected: ['10.114.0.0/20'], dnsServers: [], controlPlaneAddresses: [], keepAddresses: [],
+    };
+    const p = plan({
+      routes: [{ name: 'r', object: routeObject('r', { destinations: ['192.0.2.0/24'], gateways: [GW[0]] }), deleting: false }],
+      node: { name: 'node', labels: {} }, host, gatewaysDown: new Set(),
+      config: { ownership: own, symmetricRouting: true, overrideFailMode: 'closed', forwardProbeTarget: '198.18.0.2' },
+    });
+    // Another agent's route (the default protocol) in a slot this one does not plan: not its own, never touched.
+    await node.ip('route', 'add', '198.51.100.0/24', 'via', GW[1], 'proto', String(PROTO));
+    const k = new IprouteKernel({ ownership: own, netns: node.name });
+    try {
+      const r = await k.apply({ routes: p.routes, rules: p.rules });
+      expect(r.results.filter((x) => x.error)).toEqual([]);
+      const show = async (...args: string[]) => (await node.ip(...args)).trim().split('\n').filter(Boolean);
+      expect(await show('route', 'show', 'table', 'main', 'proto', '201')).toEqual([`192.0.2.0/24 via ${GW[0]} dev eth1`]);
+      expect(await show('route', 'show', 'table', '177', 'proto', '201')).toEqual(['default via 10.114.0.1 dev eth1']);
+      expect(await show('route', 'show', 'table', '14600', 'proto', '201')).toEqual([`198.18.0.2 via ${GW[0]} dev eth1`]);
+      const rules = (await show('rule', 'show')).filter((l) => / proto 201\b/.test(l)).map((l) => l.replace(/\s+/g, ' '));
+      expect(rules.sort()).toEqual(['15100: from all fwmark 0x10000 lookup 14600 proto 201', '15177: from 10.114.0.2 lookup 177 proto 201']);
+      // What it reads as its own is exactly what carries its protocol; the 145 route is someone else's.
+      k.invalidate();
+      const state = await k.read();
+      expect(state.owned.map((x) => `${x.table} ${x.dst}`).sort()).toEqual(['14600 198.18.0.2/32', '177 0.0.0.0/0', '254 192.0.2.0/24']);
+      expect(state.ownedRules.map((x) => x.priority).sort()).toEqual([15100, 15177]);
+      expect(state.foreign.find((x) => x.dst === '198.51.100.0/24')?.protocol).toBe(PROTO);
+      const gone = await k.apply({ routes: [], rules: [] });
+      expect(gone.results.filter((x) => x.error)).toEqual([]);
+      expect(await show('route', 'show', 'table', 'all', 'proto', '201')).toEqual([]);
+      expect(await show('route', 'show', 'proto', String(PROTO), 'exact', '198.51.100.0/24')).toHaveLength(1);
+    } finally {
+      await k.close();
+      await node.ip('route', 'del', '198.51.100.0/24', 'proto', String(PROTO));
     }
   });
 
@@ -222,6 +268,6 @@ describe('iproute2 kernel port (needs root, iproute2; in a network namespace)', 
     // Every route that made it has its three next hops: none was cut short in the middle of its line.
     expect(written.filter((r) => (r.nexthops ?? []).length !== 3)).toEqual([]);
     kernel.invalidate();
-    await kernel.prune({ routes: [], rules: [] });
+    await kernel.apply({ routes: [], rules: [] });
   }, 60_000);
 });

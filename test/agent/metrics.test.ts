@@ -5,7 +5,7 @@
  */
 import { AgentMetrics } from '../../agent/metrics.js';
 import { KROUTE_VERSION, routeObject } from '../../core/index.js';
-import { plan, type PlanInput } from '../../core/plan/index.js';
+import { DEFAULT_OWNERSHIP, plan, type PlanInput } from '../../core/plan/index.js';
 
 /** A DigitalOcean-shaped node's host facts (as in test/core/plan-safety.test.ts). */
 const INPUT: Omit<PlanInput, 'routes'> = {
@@ -18,7 +18,7 @@ const INPUT: Omit<PlanInput, 'routes'> = {
     keepAddresses: ['169.254.169.254'],
   },
   gatewaysDown: new Set(),
-  config: { routeProtocol: 145, symmetricRouting: false, symmetricTable: 135, symmetricRulePriority: 15135, overrideFailMode: 'closed', probeMaxGateways: 2 },
+  config: { ownership: DEFAULT_OWNERSHIP, symmetricRouting: false, overrideFailMode: 'closed', probeMaxGateways: 2 },
 };
 
 describe('agent metric names', () => {

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultAgentConfig, routeObject, type RouteNodeStatus, type RouteSpec } from '../../core/index.js';
+import { DEFAULT_OWNERSHIP } from '../../core/plan/index.js';
 import { HostDiscovery } from '../../agent/host.js';
 import { IprouteKernel } from '../../agent/kernel/iproute.js';
 import { SysctlWriter } from '../../agent/kernel/sysctl.js';
@@ -99,9 +100,9 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
     const down = opts.down ?? new Set<string>();
     const reconciler = new Reconciler({
       config, source, reporter, controlPlane, log: silentLogger,
-      kernel: new IprouteKernel({ protocol: 145, netns: node.name }),
+      kernel: new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name }),
       sysctls: new SysctlWriter(join(dir, 'sys')),
-      host: new HostDiscovery({ protocol: 145, publicInterface: 'eth0', resolvConf: join(dir, 'resolv.conf'), netns: node.name }),
+      host: new HostDiscovery({ ownership: DEFAULT_OWNERSHIP, publicInterface: 'eth0', resolvConf: join(dir, 'resolv.conf'), netns: node.name }),
       prober: { setTargets: () => undefined, down: () => new Set(down), snapshot: () => new Map(), start: () => undefined, stop: () => undefined },
     });
     return { reconciler, reporter: reporter as TestReporter, source, snap };
@@ -182,7 +183,7 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       expect(applied?.lastTransitionTime).toEqual(expect.any(String));
     } finally {
       await reconciler.stop();
-      await new IprouteKernel({ protocol: 145, netns: node.name }).prune({ routes: [], rules: [] });
+      await new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name }).apply({ routes: [], rules: [] });
     }
   });
 
@@ -212,7 +213,7 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       const t = Date.now();
       await reconciler.stop();
       expect(Date.now() - t).toBeLessThan(1500);
-      await new IprouteKernel({ protocol: 145, netns: node.name }).prune({ routes: [], rules: [] });
+      await new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name }).apply({ routes: [], rules: [] });
     }
   });
 
@@ -234,7 +235,7 @@ describe('reconciler (needs root, iproute2; in a network namespace)', () => {
       expect(second.reporter.events.map((e) => e.reason)).not.toContain('OverrideRolledBack');
     } finally {
       await second.reconciler.stop();
-      await new IprouteKernel({ protocol: 145, netns: node.name }).prune({ routes: [], rules: [] });
+      await new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: node.name }).apply({ routes: [], rules: [] });
     }
     expect(await viaFor('8.8.8.8')).toBe('via 203.0.113.1 dev eth0');
   });

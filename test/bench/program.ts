@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IprouteKernel } from '../../agent/kernel/iproute.js';
-import type { DesiredRoute } from '../../core/plan/index.js';
+import { DEFAULT_OWNERSHIP, type DesiredRoute } from '../../core/plan/index.js';
 import { must } from '../net/netns.js';
 import { buildTopology, until, type Topology } from '../net/topology.js';
 import { KROUTE_PROTO, routesDir, routeYaml, startAgent, writeRoutes } from '../agent/agent-process.js';
@@ -77,13 +77,13 @@ async function viaAdapter(topo: Topology, n: number, gateways: readonly string[]
   const routes: DesiredRoute[] = destinations(n).map((dst) => ({
     family: 4, dst, table: 254, protocol: KROUTE_PROTO, nexthops: gateways.map((gateway) => ({ gateway })), purpose: 'route', routeName: 'bench',
   }));
-  const cold = new IprouteKernel({ protocol: KROUTE_PROTO, netns: topo.node.name });
+  const cold = new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: topo.node.name });
   const c0 = performance.now();
   await cold.apply({ routes, rules: [] });
   const coldMs = performance.now() - c0;
   await cold.apply({ routes: [], rules: [] });
   await cold.close();
-  const kernel = new IprouteKernel({ protocol: KROUTE_PROTO, netns: topo.node.name });
+  const kernel = new IprouteKernel({ ownership: DEFAULT_OWNERSHIP, netns: topo.node.name });
   await kernel.apply({ routes: [], rules: [] });
   const t0 = performance.now();
   const report = await kernel.apply({ routes, rules: [] });

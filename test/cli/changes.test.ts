@@ -6,11 +6,11 @@
 import fc from 'fast-check';
 import { routeObject, type RouteSpec } from '../../core/index.js';
 import type { HostFacts, PlanConfig, PlanInput, PlanRouteInput } from '../../core/plan/index.js';
-import { plan } from '../../core/plan/index.js';
+import { DEFAULT_OWNERSHIP, plan } from '../../core/plan/index.js';
 import { asKernel, nodePlan, proposalPlan } from '../../agent/cli/changes.js';
 import type { KernelRoute, KernelState } from '../../agent/kernel/state.js';
 
-const CONFIG: PlanConfig = { routeProtocol: 145, symmetricRouting: true, symmetricTable: 135, symmetricRulePriority: 15135, overrideFailMode: 'closed' };
+const CONFIG: PlanConfig = { ownership: DEFAULT_OWNERSHIP, symmetricRouting: true, overrideFailMode: 'closed' };
 const HOST: HostFacts = {
   defaultV4: { gateway: '203.0.113.1', dev: 'eth0' },
   publicInterface: { name: 'eth0', addresses: ['203.0.113.10'], gatewayV4: '203.0.113.1' },

@@ -4,9 +4,9 @@
  * gateways .3/.4; the API server, DNS and metadata reached through eth0's gateway.
  */
 import { routeObject, type RouteSpec } from '../../core/index.js';
-import { plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput, type RouteOutcome } from '../../core/plan/index.js';
+import { DEFAULT_OWNERSHIP, plan, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput, type RouteOutcome } from '../../core/plan/index.js';
 
-const CONFIG: PlanConfig = { routeProtocol: 145, symmetricRouting: false, symmetricTable: 135, symmetricRulePriority: 15135, overrideFailMode: 'closed' };
+const CONFIG: PlanConfig = { ownership: DEFAULT_OWNERSHIP, symmetricRouting: false, overrideFailMode: 'closed' };
 const HOST: HostFacts = {
   defaultV4: { gateway: '203.0.113.1', dev: 'eth0' },
   defaultV6: { gateway: '2001:db8:1::1', dev: 'eth0' },

@@ -5,11 +5,11 @@
  */
 import fc from 'fast-check';
 import { routeObject, validateRoute, type NodeSelector, type NormalizedRoute, type Result, type RouteSpec } from '../../core/index.js';
-import { FORWARD_PROBE, plan, PlanMemo, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
+import { DEFAULT_OWNERSHIP, FORWARD_PROBE, plan, PlanMemo, type DesiredRoute, type HostFacts, type PlanConfig, type PlanInput, type PlanRouteInput } from '../../core/plan/index.js';
 import { diffKernel, type KernelOp } from '../../agent/kernel/diff.js';
 import { sortHops, type KernelRoute, type KernelRule, type KernelState } from '../../agent/kernel/state.js';
 
-const CONFIG: PlanConfig = { routeProtocol: 145, symmetricRouting: true, symmetricTable: 135, symmetricRulePriority: 15135, overrideFailMode: 'closed' };
+const CONFIG: PlanConfig = { ownership: DEFAULT_OWNERSHIP, symmetricRouting: true, overrideFailMode: 'closed' };
 const HOST: HostFacts = {
   defaultV4: { gateway: '203.0.113.1', dev: 'eth0' },
   defaultV6: { gateway: '2001:db8:ff::1', dev: 'eth0' },
@@ -224,7 +224,7 @@ describe('plan: properties', () => {
 
   it('never emits a route or rule without the ownership protocol', () => {
     fc.assert(fc.property(arbInput, fc.integer({ min: 4, max: 255 }), (i, proto) => {
-      const p = plan({ ...i, config: { ...i.config, routeProtocol: proto } });
+      const p = plan({ ...i, config: { ...i.config, ownership: { ...DEFAULT_OWNERSHIP, protocol: proto } } });
       expect([...p.routes, ...p.rules].every((r) => r.protocol === proto)).toBe(true);
       expect(p.routes.every((r) => r.nexthops.length > 0)).toBe(true);
     }));
