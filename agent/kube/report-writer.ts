@@ -45,6 +45,12 @@ export interface NodeReportWriterProps {
   readonly batchMsPerEntry?: number;
   /** @default 1000 */
   readonly maxBatchMs?: number;
+  /**
+   * The quiet time is also at least what the last write took, up to this long: a slow answer means a busy API
+   * server, and a writer that waits as long as it was answered keeps it busy at most half the time (fewer writes,
+   * each with more changes: a bulk deletion's report writes compete with its marks and releases). @default 2000
+   */
+  readonly maxBusyMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
 }
@@ -64,6 +70,8 @@ export class NodeReportWriter implements ReportSink {
   writes = 0;
   /** Bytes of the request bodies sent. */
   bytesSent = 0;
+  /** How long the last write took to be answered (ms). */
+  private lastWriteMs = 0;
 
   constructor(private readonly props: NodeReportWriterProps) {}
 
@@ -132,11 +140,15 @@ export class NodeReportWriter implements ReportSink {
     }, this.quietMs());
   }
 
-  /** The quiet time before the next write: longer for a larger report (each write stores and sends all of it). */
+  /**
+   * The quiet time before the next write: longer for a larger report (each write stores and sends all of it), and
+   * at least as long as the last write took to be answered (a busy API server is written to less often).
+   */
   quietMs(): number {
     const entries = Math.max(this.desired.size, this.written?.size ?? 0);
     const base = this.props.batchMs ?? 100;
-    return Math.max(base, Math.min(this.props.maxBatchMs ?? 1000, base + entries * (this.props.batchMsPerEntry ?? 0.5)));
+    const bySize = Math.max(base, Math.min(this.props.maxBatchMs ?? 1000, base + entries * (this.props.batchMsPerEntry ?? 0.5)));
+    return Math.max(bySize, Math.min(this.props.maxBusyMs ?? 2000, this.lastWriteMs));
   }
 
   /** Drops entries of Routes that no longer exist (or were recreated): their routes are orphans the kernel prunes. */
@@ -157,6 +169,7 @@ export class NodeReportWriter implements ReportSink {
     // A node's report exists from its agent's start, empty or not: `kubectl get routereports` lists every node.
     if (!patch && this.exists) return;
     this.inFlight = true;
+    const sentMs = this.props.clock.now();
     try {
       if (this.exists && patch) {
         const body = patch;
@@ -172,6 +185,7 @@ export class NodeReportWriter implements ReportSink {
       }
       this.written = new Map(Object.entries(after));
       this.attempt = 0;
+      this.lastWriteMs = this.props.clock.now() - sentMs;
     } catch (err) {
       const code = statusCode(err);
       if (code === 404 && this.exists) {
