@@ -39,11 +39,14 @@ export interface NodeReportWriterProps {
   readonly batchMs?: number;
   /**
    * More quiet time per entry the report holds, up to `maxBatchMs`: a write costs the API server in proportion to the
-   * whole report (a one-entry patch of a 1,000-entry report is ~0.3 s of its CPU on the test machine,
-   * test/scale/floor.ts), so a large report is written less often, with more changes in each. @default 0.5
+   * whole report (a one-entry patch of a 1,000-entry report is ~0.27 s of its CPU on the test machine,
+   * test/scale/floor.ts), so a large report is written less often, with more changes in each: about 7 times what
+   * the write costs, so one writer keeps the API server busy about an eighth of the time. (0.5 ms per entry, at
+   * most 1 s, let two nodes' writes during a deletecollection of 1,000 take 10 of the API server's 15 CPU seconds.)
+   * @default 2
    */
   readonly batchMsPerEntry?: number;
-  /** @default 1000 */
+  /** @default 2500 */
   readonly maxBatchMs?: number;
   /**
    * The quiet time is also at least what the last write took, up to this long: a slow answer means a busy API
@@ -147,7 +150,7 @@ export class NodeReportWriter implements ReportSink {
   quietMs(): number {
     const entries = Math.max(this.desired.size, this.written?.size ?? 0);
     const base = this.props.batchMs ?? 100;
-    const bySize = Math.max(base, Math.min(this.props.maxBatchMs ?? 1000, base + entries * (this.props.batchMsPerEntry ?? 0.5)));
+    const bySize = Math.max(base, Math.min(this.props.maxBatchMs ?? 2500, base + entries * (this.props.batchMsPerEntry ?? 2)));
     return Math.max(bySize, Math.min(this.props.maxBusyMs ?? 2000, this.lastWriteMs));
   }
 

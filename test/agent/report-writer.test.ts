@@ -80,12 +80,12 @@ describe('the RouteReport writer', () => {
     const t = setup();
     t.writer.start();
     await flush();
-    // A prompt API server: a write follows the quiet time for the report's size (100 ms + 0.5 ms per entry).
+    // A prompt API server: a write follows the quiet time for the report's size (100 ms + 2 ms per entry).
     t.writer.write('r-1', entry(1));
     await t.clock.advance(1000);
     t.writer.write('r-2', entry(2));
     await t.clock.advance(1000);
-    expect(t.writes.map((w) => w.at)).toEqual([100, 1000 + 101]);
+    expect(t.writes.map((w) => w.at)).toEqual([100, 1000 + 104]);
     // A write answered after 1.5 s: the next one waits 1.5 s after the answer, though its changes came at once.
     t.setLatency(1500);
     t.writer.write('r-3', entry(3));

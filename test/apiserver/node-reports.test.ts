@@ -10,6 +10,8 @@
  * - the agent of a deleted Node holds nothing.
  * Figures (kernel and object times) are printed; the goals live in docs/status.md, not in deadlines here.
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { eachLimited } from '../../agent/concurrency.js';
@@ -41,6 +43,40 @@ const sample = (text: string, name: string): number | undefined => {
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
 };
+
+/** CPU seconds (user + system) of the processes in a network namespace whose command matches, or of one pid. */
+function cpuSecondsOf(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(rest[11]) + Number(rest[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+function pidsIn(netns: string, comm: RegExp): number[] {
+  const all = execFileSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  return all.filter((p) => {
+    try {
+      return comm.test(readFileSync(`/proc/${p}/cmdline`, 'utf8'));
+    } catch {
+      return false;
+    }
+  });
+}
+function pidsWith(arg: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(arg);
+    } catch {
+      return false;
+    }
+  });
+}
 
 interface RouteJson {
   metadata: { name: string; finalizers?: string[]; deletionTimestamp?: string };
@@ -193,6 +229,15 @@ d('per-node reports and the controller on a real API server (two agent processes
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
+    // Who spends the CPU meanwhile: the API server, etcd, each agent, the controller, this test process (the relay).
+    const cpuGroups: [string, number[]][] = [
+      ['API server', pidsIn(cluster.topo.controlPlane.name, /kube-apiserver/)],
+      ['etcd', pidsIn(cluster.topo.controlPlane.name, /^[^\0]*etcd\0/)],
+      ...NODES.map((n, i): [string, number[]] => [`agent ${n}`, pidsIn((topos[i] as Topology).node.name, /agent\/main\.js/)]),
+      ['controller', pidsWith(String(CONTROLLER_PORT))],
+      ['test process', [process.pid]],
+    ];
+    const cpu0 = cpuGroups.map(([, pids]) => cpuSecondsOf(pids));
     const started = Date.now();
     // On this shared machine the API server can take longer than its 60 s request timeout to mark a thousand
     // objects; then the request fails and the rest are left: delete the collection again, as a user would.
@@ -208,12 +253,13 @@ d('per-node reports and the controller on a real API server (two agent processes
     const gone = await until('no Route left', 400_000, async () => ((await routesLeft()) === 0 ? Date.now() : undefined), 100);
     probing = false;
     await Promise.all([prober, sampler]);
+    const cpu = cpuGroups.map(([name, pids], i) => `${name} ${(cpuSecondsOf(pids) - (cpu0[i] ?? 0)).toFixed(1)}`).join(', ');
     const sorted = [...latencies].sort((a, b) => a - b);
     const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * f))] ?? 0;
     const released = sample((await controllerGet('/metrics')).body, 'kroute_controller_finalizers_released_total');
     console.log(`[figure] deletecollection of ${BULK}: the request took ${accepted - started} ms; both kernels empty ${emptied - accepted} ms after it returned; ` +
       `objects gone ${gone - accepted} ms after it returned, ${gone - started} ms after it started; a GET meanwhile: median ${q(0.5)} ms, 95th ${q(0.95)} ms, ` +
-      `max ${sorted.at(-1) ?? 0} ms (${sorted.length} GETs); finalizers released ${(released ?? 0) - released0}; released/left each second: ${timeline.join(', ')}`);
+      `max ${sorted.at(-1) ?? 0} ms (${sorted.length} GETs); finalizers released ${(released ?? 0) - released0}; CPU s meanwhile: ${cpu}; released/left each second: ${timeline.join(', ')}`);
     for (const n of NODES) expect(await report(n)).toEqual({});
     expect(await routes()).toEqual([]);
   }, 900_000);
