@@ -38,11 +38,13 @@ export interface RouteControllerProps {
   /** @default 5000 */
   readonly summaryMaxDelayMs?: number;
   /**
-   * More of that longest delay per live agent: every summary write is one watch event to every agent, so the more
-   * agents, the less often an unfinished rollout's progress is written (the final one still follows its last
-   * change by `summarySettleMs`). 1,000 agents: 10 s. @default 10
+   * More of that longest delay per live agent, up to `summaryMaxDelayCapMs`: every summary write is one watch event
+   * to every agent, so the more agents, the less often an unfinished rollout's progress is written (the final one
+   * still follows its last change by `summarySettleMs`). 100 agents: 10 s; 300: 30 s; 1,000: 60 s. @default 100
    */
   readonly summaryMaxDelayMsPerAgent?: number;
+  /** @default 60000 */
+  readonly summaryMaxDelayCapMs?: number;
 }
 
 /** What the controller did, for tests, logs and the scale simulation. */
@@ -300,7 +302,8 @@ export class RouteController {
     }
     const ch = this.changed.get(name);
     if (ch) {
-      const maxDelay = Math.max(this.props.summaryMaxDelayMs ?? 5000, this.liveCount * (this.props.summaryMaxDelayMsPerAgent ?? 10));
+      const perAgent = Math.min(this.props.summaryMaxDelayCapMs ?? 60_000, this.liveCount * (this.props.summaryMaxDelayMsPerAgent ?? 100));
+      const maxDelay = Math.max(this.props.summaryMaxDelayMs ?? 5000, perAgent);
       const due = Math.min(ch.last + (this.props.summarySettleMs ?? 1000), ch.first + maxDelay);
       if (now < due) {
         this.later(due - now + 10, () => this.markDirty(name));
