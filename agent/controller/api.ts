@@ -1,7 +1,10 @@
 /**
  * Every API call of kroute's controller: informers over Routes, RouteReports, the agents' heartbeat Leases and
  * Nodes; the finalizer and summary writes; its leader-election Lease. A thin adapter over @kubernetes/client-node;
- * nothing is decided here.
+ * nothing is decided here. Writes and the leader Lease go through keep-alive transports (agent/kube/transport.ts)
+ * with a deadline per request: client-node's `makeApiClient` opens a new TLS connection per call, which made each
+ * of a bulk deletion's 1,000 finalizer releases a handshake (docs/status.md). The Lease has its own connection, so
+ * a queue of writes never delays a renewal. Lists (rare, large) keep client-node's own client.
  */
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, ListWatch, PatchStrategy, setHeaderOptions, Watch,
@@ -9,7 +12,8 @@ import {
 } from '@kubernetes/client-node';
 import { REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
 import type { InformerLike } from '../kube/informer.js';
-import { withDeadline } from '../kube/report-api.js';
+import { transportConfiguration } from '../kube/report-api.js';
+import { KubeTransport } from '../kube/transport.js';
 
 /** A JSON patch operation. */
 export interface PatchOp {
@@ -28,6 +32,8 @@ export interface ControllerApi {
   applyRoute(name: string, body: Record<string, unknown>, fieldManager: string): Promise<unknown>;
   applyRouteStatus(name: string, body: Record<string, unknown>, fieldManager: string): Promise<unknown>;
   jsonPatchRoute(name: string, ops: readonly PatchOp[]): Promise<unknown>;
+  /** Aborts every request in flight and closes the connections (the controller is stopping). */
+  close?(): void;
 }
 
 /** The leader-election Lease calls. */
@@ -41,11 +47,18 @@ export interface LeaseApi {
 const routeCoords = { group: ROUTE_GROUP, version: ROUTE_VERSION, plural: ROUTE_PLURAL };
 const reportCoords = { group: REPORT_GROUP, version: REPORT_VERSION, plural: REPORT_PLURAL };
 
-/** {@link ControllerApi} over client-node 1.x; writes within `timeoutMs`. */
-export function clientControllerApi(kc: KubeConfig, timeoutMs = 10_000): ControllerApi & LeaseApi {
+/**
+ * {@link ControllerApi} over client-node 1.x; writes within `timeoutMs`, at most `writeSockets` on the wire (the
+ * controller's `writesInFlight`: more would only queue).
+ */
+export function clientControllerApi(kc: KubeConfig, timeoutMs = 10_000, writeSockets = 16): ControllerApi & LeaseApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const coord = kc.makeApiClient(CoordinationV1Api);
+  const writes = new KubeTransport({ timeoutMs, maxSockets: writeSockets });
+  const leases = new KubeTransport({ timeoutMs, maxSockets: 1 });
+  const write = new CustomObjectsApi(transportConfiguration(kc, writes));
+  const lease = new CoordinationV1Api(transportConfiguration(kc, leases));
   const watch = new Watch(kc);
   const apply = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
@@ -61,13 +74,15 @@ export function clientControllerApi(kc: KubeConfig, timeoutMs = 10_000): Control
       inf(new ListWatch(`/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, watch,
         () => coord.listNamespacedLease({ namespace, labelSelector: heartbeats }) as List, false, heartbeats)),
     nodeInformer: () => inf(new ListWatch('/api/v1/nodes', watch, () => core.listNode() as List, false)),
-    applyRoute: (name, body, fieldManager) =>
-      withDeadline(custom.patchClusterCustomObject({ ...routeCoords, name, body, fieldManager, force: true }, apply), timeoutMs, 'apply Route'),
-    applyRouteStatus: (name, body, fieldManager) =>
-      withDeadline(custom.patchClusterCustomObjectStatus({ ...routeCoords, name, body, fieldManager, force: true }, apply), timeoutMs, 'apply Route status'),
-    jsonPatchRoute: (name, ops) => withDeadline(custom.patchClusterCustomObject({ ...routeCoords, name, body: ops }, jsonPatch), timeoutMs, 'patch Route'),
-    readLease: (namespace, name) => withDeadline(coord.readNamespacedLease({ namespace, name }), timeoutMs, 'read Lease'),
-    createLease: (namespace, body) => withDeadline(coord.createNamespacedLease({ namespace, body }), timeoutMs, 'create Lease'),
-    replaceLease: (namespace, name, body) => withDeadline(coord.replaceNamespacedLease({ namespace, name, body }), timeoutMs, 'replace Lease'),
+    applyRoute: (name, body, fieldManager) => write.patchClusterCustomObject({ ...routeCoords, name, body, fieldManager, force: true }, apply),
+    applyRouteStatus: (name, body, fieldManager) => write.patchClusterCustomObjectStatus({ ...routeCoords, name, body, fieldManager, force: true }, apply),
+    jsonPatchRoute: (name, ops) => write.patchClusterCustomObject({ ...routeCoords, name, body: ops }, jsonPatch),
+    readLease: (namespace, name) => lease.readNamespacedLease({ namespace, name }),
+    createLease: (namespace, body) => lease.createNamespacedLease({ namespace, body }),
+    replaceLease: (namespace, name, body) => lease.replaceNamespacedLease({ namespace, name, body }),
+    close: () => {
+      writes.close();
+      leases.close();
+    },
   };
 }

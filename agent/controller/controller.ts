@@ -37,6 +37,14 @@ export interface RouteControllerProps {
   readonly summarySettleMs?: number;
   /** @default 5000 */
   readonly summaryMaxDelayMs?: number;
+  /**
+   * More of that longest delay per live agent, up to `summaryMaxDelayCapMs`: every summary write is one watch event
+   * to every agent, so the more agents, the less often an unfinished rollout's progress is written (the final one
+   * still follows its last change by `summarySettleMs`). 100 agents: 10 s; 300: 30 s; 1,000: 60 s. @default 100
+   */
+  readonly summaryMaxDelayMsPerAgent?: number;
+  /** @default 60000 */
+  readonly summaryMaxDelayCapMs?: number;
 }
 
 /** What the controller did, for tests, logs and the scale simulation. */
@@ -63,6 +71,7 @@ export class RouteController {
   private readonly heartbeats = new Map<string, { rv: string; seenMs: number; durationSeconds: number }>();
   private readonly nodes = new Set<string>();
   private readonly wasLive = new Map<string, boolean>();
+  private liveCount = 0;
   private readonly dirty = new Set<string>();
   /** What this controller last wrote as each Route's summary. */
   private readonly written = new Map<string, string>();
@@ -111,9 +120,7 @@ export class RouteController {
 
   /** Sizes for /metrics. */
   gauges(): { routes: number; reports: number; liveAgents: number; queued: number } {
-    let live = 0;
-    for (const v of this.wasLive.values()) if (v) live++;
-    return { routes: this.routes.size, reports: this.reports.size, liveAgents: live, queued: this.dirty.size };
+    return { routes: this.routes.size, reports: this.reports.size, liveAgents: this.liveCount, queued: this.dirty.size };
   }
 
   /** What is known of a node now. */
@@ -211,7 +218,9 @@ export class RouteController {
 
   private checkLiveness(node: string): void {
     const live = this.liveness(node).live;
-    if (this.wasLive.get(node) === live) return;
+    const was = this.wasLive.get(node);
+    if (was === live) return;
+    this.liveCount += (live ? 1 : 0) - (was ? 1 : 0);
     this.wasLive.set(node, live);
     if (!live) this.props.log.info('agent not live', { node, heartbeat: this.heartbeats.has(node), nodeExists: this.nodes.has(node) });
     this.markNode(node);
@@ -293,7 +302,9 @@ export class RouteController {
     }
     const ch = this.changed.get(name);
     if (ch) {
-      const due = Math.min(ch.last + (this.props.summarySettleMs ?? 1000), ch.first + (this.props.summaryMaxDelayMs ?? 5000));
+      const perAgent = Math.min(this.props.summaryMaxDelayCapMs ?? 60_000, this.liveCount * (this.props.summaryMaxDelayMsPerAgent ?? 100));
+      const maxDelay = Math.max(this.props.summaryMaxDelayMs ?? 5000, perAgent);
+      const due = Math.min(ch.last + (this.props.summarySettleMs ?? 1000), ch.first + maxDelay);
       if (now < due) {
         this.later(due - now + 10, () => this.markDirty(name));
         return;

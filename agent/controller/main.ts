@@ -118,6 +118,7 @@ async function main(): Promise<number> {
     log.info('stopping', { signal });
     void elector.stop().finally(async () => {
       await controller?.stop();
+      api.close?.();
       health?.close();
       resolveExit(0);
     });

@@ -102,6 +102,11 @@ export function kubeFaceOver(api: KubeApi, opts: { config: AgentConfig; log: Log
     });
     inner.attach(writer);
     inner.attach(heartbeat);
+    // Report writes, renewals, Events and GETs carry deadlines; stopping the source aborts what is in flight.
+    inner.attach({ start: () => undefined, stop: () => {
+      opts.reportApi?.close?.();
+      api.close?.();
+    } });
     const nodeReporter = new NodeReportReporter(writer, inner, reporter);
     return { source: inner, reporter: nodeReporter, housekeeping, controlPlane: kubeControlPlane(api, log), reports: { writer, heartbeat } };
   }

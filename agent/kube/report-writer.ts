@@ -39,12 +39,21 @@ export interface NodeReportWriterProps {
   readonly batchMs?: number;
   /**
    * More quiet time per entry the report holds, up to `maxBatchMs`: a write costs the API server in proportion to the
-   * whole report (a one-entry patch of a 1,000-entry report is ~0.3 s of its CPU on the test machine,
-   * test/scale/floor.ts), so a large report is written less often, with more changes in each. @default 0.5
+   * whole report (a one-entry patch of a 1,000-entry report is ~0.27 s of its CPU on the test machine,
+   * test/scale/floor.ts), so a large report is written less often, with more changes in each: about 7 times what
+   * the write costs, so one writer keeps the API server busy about an eighth of the time. (0.5 ms per entry, at
+   * most 1 s, let two nodes' writes during a deletecollection of 1,000 take 10 of the API server's 15 CPU seconds.)
+   * @default 2
    */
   readonly batchMsPerEntry?: number;
-  /** @default 1000 */
+  /** @default 2500 */
   readonly maxBatchMs?: number;
+  /**
+   * The quiet time is also at least what the last write took, up to this long: a slow answer means a busy API
+   * server, and a writer that waits as long as it was answered keeps it busy at most half the time (fewer writes,
+   * each with more changes: a bulk deletion's report writes compete with its marks and releases). @default 2000
+   */
+  readonly maxBusyMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
 }
@@ -64,6 +73,8 @@ export class NodeReportWriter implements ReportSink {
   writes = 0;
   /** Bytes of the request bodies sent. */
   bytesSent = 0;
+  /** How long the last write took to be answered (ms). */
+  private lastWriteMs = 0;
 
   constructor(private readonly props: NodeReportWriterProps) {}
 
@@ -132,11 +143,15 @@ export class NodeReportWriter implements ReportSink {
     }, this.quietMs());
   }
 
-  /** The quiet time before the next write: longer for a larger report (each write stores and sends all of it). */
+  /**
+   * The quiet time before the next write: longer for a larger report (each write stores and sends all of it), and
+   * at least as long as the last write took to be answered (a busy API server is written to less often).
+   */
   quietMs(): number {
     const entries = Math.max(this.desired.size, this.written?.size ?? 0);
     const base = this.props.batchMs ?? 100;
-    return Math.max(base, Math.min(this.props.maxBatchMs ?? 1000, base + entries * (this.props.batchMsPerEntry ?? 0.5)));
+    const bySize = Math.max(base, Math.min(this.props.maxBatchMs ?? 2500, base + entries * (this.props.batchMsPerEntry ?? 2)));
+    return Math.max(bySize, Math.min(this.props.maxBusyMs ?? 2000, this.lastWriteMs));
   }
 
   /** Drops entries of Routes that no longer exist (or were recreated): their routes are orphans the kernel prunes. */
@@ -157,6 +172,7 @@ export class NodeReportWriter implements ReportSink {
     // A node's report exists from its agent's start, empty or not: `kubectl get routereports` lists every node.
     if (!patch && this.exists) return;
     this.inFlight = true;
+    const sentMs = this.props.clock.now();
     try {
       if (this.exists && patch) {
         const body = patch;
@@ -172,6 +188,7 @@ export class NodeReportWriter implements ReportSink {
       }
       this.written = new Map(Object.entries(after));
       this.attempt = 0;
+      this.lastWriteMs = this.props.clock.now() - sentMs;
     } catch (err) {
       const code = statusCode(err);
       if (code === 404 && this.exists) {

@@ -11,8 +11,11 @@
  *   both compute the same counts from the same object under the same manager.
  */
 import { createHash } from 'node:crypto';
-import { IN_KERNEL_STATES, ROUTE_API_VERSION, ROUTE_KIND, type RouteNodeStatus } from '../../core/index.js';
-import type { KubeCondition, NodeObject, RouteObject } from './objects.js';
+import {
+  ROUTE_API_VERSION, ROUTE_KIND, summarizeRoute, summaryApplyBody as controllerSummaryBody, summaryShown as routeShowsSummary,
+  type NodeEntry, type RouteFacts, type RouteNodeStatus, type RouteSummary as CoreRouteSummary,
+} from '../../core/index.js';
+import type { NodeObject, RouteObject } from './objects.js';
 import { nodeReady } from './objects.js';
 
 /** A JSON patch operation (RFC 6902) of the kinds the agent sends. */
@@ -34,9 +37,6 @@ export function agentFieldManager(nodeName: string): string {
   const hash = createHash('sha256').update(nodeName).digest('hex').slice(0, 12);
   return `${full.slice(0, FIELD_MANAGER_MAX - hash.length - 1)}-${hash}`;
 }
-
-/** States that mean the node has the route in its kernel. */
-const APPLIED_STATES = IN_KERNEL_STATES;
 
 /** The apply body for one node's entry: only that entry, so this manager owns only it. */
 export function nodeEntryApplyBody(routeName: string, entry: RouteNodeStatus): Record<string, unknown> {
@@ -74,74 +74,53 @@ export function entryOf(route: RouteObject | undefined, nodeName: string): Route
   return route?.status?.nodes?.find((e) => e.nodeName === nodeName);
 }
 
-/** The counts and condition one writer keeps on a Route. */
-export interface RouteSummary {
-  readonly appliedNodes: number;
-  readonly selectedNodes: number;
-  readonly ready: KubeCondition & { readonly reason: string; readonly message: string };
-}
+/** The counts and condition one writer keeps on a Route (core's summary without its nodes list). */
+export type RouteSummary = Omit<CoreRouteSummary, 'nodes'>;
 
-function listNames(names: readonly string[], max = 5): string {
-  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+/** The Route as core's summary rule reads it. */
+function factsOf(route: RouteObject): RouteFacts {
+  const ready = route.status?.conditions?.find((c) => c.type === 'Ready');
+  return {
+    name: route.metadata.name,
+    generation: route.metadata.generation,
+    deleting: false,
+    finalizers: [],
+    ...(ready ? { ready } : {}),
+    appliedNodes: route.status?.appliedNodes,
+    selectedNodes: route.status?.selectedNodes,
+  };
 }
 
 /**
- * Counts over the entries: selected = entries not `NotSelected`; applied = `Applied` or `Degraded` at the
- * current generation. Ready is True when every selected node has applied the current generation, False with
- * the first reason that applies otherwise (Invalid, Failed, Progressing, NoNodes). `now` stamps a transition;
- * an unchanged status keeps the previous lastTransitionTime.
+ * Counts over the entries, by core's rule (core/route-report.ts, the controller's): selected = entries not
+ * `NotSelected` (every agent counts as live here: this design has no heartbeat); applied = `Applied` or `Degraded`
+ * at the current generation. Ready is True when every selected node has applied the current generation, False with
+ * the first reason that applies otherwise (Invalid, Failed, Progressing, NoNodes). `now` stamps a transition; an
+ * unchanged status keeps the previous lastTransitionTime. Nodes are named in name order.
  */
 export function summarize(route: RouteObject, now: string): RouteSummary {
-  const gen = route.metadata.generation;
-  const entries = route.status?.nodes ?? [];
-  const selected = entries.filter((e) => e.state !== 'NotSelected');
-  const current = (e: RouteNodeStatus) => gen === undefined || e.observedGeneration === undefined || e.observedGeneration >= gen;
-  const applied = selected.filter((e) => APPLIED_STATES.has(e.state) && current(e));
-  const names = (pred: (e: RouteNodeStatus) => boolean) => selected.filter(pred).map((e) => e.nodeName).sort();
-  const invalid = names((e) => e.state === 'Invalid');
-  const failed = names((e) => e.state === 'Failed');
-  const pending = names((e) => !(APPLIED_STATES.has(e.state) && current(e)) && e.state !== 'Invalid' && e.state !== 'Failed');
-  const degraded = names((e) => e.state === 'Degraded');
-  let status: 'True' | 'False';
-  let reason: string;
-  let message: string;
-  if (invalid.length) [status, reason, message] = ['False', 'Invalid', `invalid on ${listNames(invalid)}`];
-  else if (failed.length) [status, reason, message] = ['False', 'Failed', `failed on ${listNames(failed)}`];
-  else if (pending.length) [status, reason, message] = ['False', 'Progressing', `not yet applied on ${listNames(pending)}`];
-  else if (!selected.length) [status, reason, message] = ['False', 'NoNodes', 'no node has reported the route as selected'];
-  else if (degraded.length) [status, reason, message] = ['True', 'Degraded', `applied on ${applied.length} of ${selected.length} selected nodes; gateways down on ${listNames(degraded)}`];
-  else [status, reason, message] = ['True', 'Applied', `applied on ${applied.length} of ${selected.length} selected nodes`];
-  const prev = route.status?.conditions?.find((c) => c.type === 'Ready');
-  const lastTransitionTime = prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now;
-  return {
-    appliedNodes: applied.length,
-    selectedNodes: selected.length,
-    ready: { type: 'Ready', status, reason, message, lastTransitionTime, ...(gen !== undefined ? { observedGeneration: gen } : {}) },
-  };
+  const entries: NodeEntry[] = (route.status?.nodes ?? [])
+    .filter((e) => e.state !== 'NotSelected')
+    .sort((a, b) => (a.nodeName < b.nodeName ? -1 : a.nodeName > b.nodeName ? 1 : 0))
+    .map((e) => ({ nodeName: e.nodeName, entry: e, node: { exists: true, live: true } }));
+  const s = summarizeRoute(factsOf(route), entries, now);
+  return { appliedNodes: s.appliedNodes, selectedNodes: s.selectedNodes, ready: s.ready };
 }
 
-/** True when the object already shows `s` (so the writer has nothing to write). */
+/** True when the object already shows `s` (so the writer has nothing to write): core's comparison. */
 export function summaryShown(route: RouteObject, s: RouteSummary): boolean {
-  const prev = route.status?.conditions?.find((c) => c.type === 'Ready');
-  return (
-    route.status?.appliedNodes === s.appliedNodes &&
-    route.status?.selectedNodes === s.selectedNodes &&
-    prev !== undefined &&
-    prev.status === s.ready.status &&
-    prev.reason === s.ready.reason &&
-    prev.message === s.ready.message &&
-    prev.observedGeneration === s.ready.observedGeneration
-  );
+  return routeShowsSummary(factsOf(route), { ...s, nodes: [] });
 }
 
-/** The apply body of the summary (manager {@link SUMMARY_FIELD_MANAGER}). */
+/**
+ * The apply body of the summary (manager {@link SUMMARY_FIELD_MANAGER}): core's, without `status.nodes` (in this
+ * design the agents own that list, an entry each).
+ */
 export function summaryApplyBody(routeName: string, s: RouteSummary): Record<string, unknown> {
-  return {
-    apiVersion: ROUTE_API_VERSION,
-    kind: ROUTE_KIND,
-    metadata: { name: routeName },
-    status: { appliedNodes: s.appliedNodes, selectedNodes: s.selectedNodes, conditions: [{ ...s.ready }] },
-  };
+  const body = controllerSummaryBody(routeName, { ...s, nodes: [] });
+  const status = { ...(body.status as Record<string, unknown>) };
+  delete status.nodes;
+  return { ...body, status };
 }
 
 /** Names of the nodes whose Ready condition is True. */

@@ -1,7 +1,9 @@
 /**
  * Floors for docs/status.md, measured on one real API server with nothing else talking to it (`npm run scale:floor`):
  * - deletecollection of N Routes without a finalizer, and with kroute's one finalizer each (the request marks them
- *   one at a time; nobody releases them here), so the two-node test's deletion time can be read against it;
+ *   one at a time), then releasing those finalizers 16 at a time, with a new TLS connection per call and with one
+ *   keep-alive transport; then the whole path without agents: kroute's controller releasing each Route as its mark
+ *   arrives. So the two-node test's deletion time can be read against them;
  * - a JSON merge patch changing one entry of a node's RouteReport holding E entries: its latency and the API server
  *   CPU it costs, which is what every report write costs during a bulk.
  *
@@ -12,6 +14,12 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { eachLimited } from '../../agent/concurrency.js';
+import { clientControllerApi } from '../../agent/controller/api.js';
+import { RouteController } from '../../agent/controller/controller.js';
+import { systemClock } from '../../agent/kube/backoff.js';
+import { transportConfiguration } from '../../agent/kube/report-api.js';
+import { KubeTransport } from '../../agent/kube/transport.js';
+import { jsonLogger } from '../../agent/log.js';
 import {
   REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, reportMergePatch, reportObject, ROUTE_FINALIZER, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject, routeReportCrd,
   type ReportEntry,
@@ -51,24 +59,53 @@ async function main(): Promise<void> {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const routeApi = { group: ROUTE_GROUP, version: ROUTE_VERSION, plural: ROUTE_PLURAL };
     const out: Record<string, number> = {};
-    for (const withFinalizer of [false, true]) {
-      const objs = Array.from({ length: routes }, (_, i) => routeObject(`f-${i}`, { destinations: [`172.30.${i >> 8}.${i & 255}/32`], gateways: ['10.114.0.3'] }, withFinalizer ? { finalizers: [ROUTE_FINALIZER] } : {}));
-      await eachLimited(objs, 16, (body) => custom.createClusterCustomObject({ ...routeApi, body }));
-      const cpu0 = cpuSeconds(pid);
-      const t0 = Date.now();
-      await custom.deleteCollectionClusterCustomObject(routeApi);
-      const key = withFinalizer ? 'deletecollection, one finalizer each (marking only)' : 'deletecollection, no finalizer';
-      out[`${key}: s`] = (Date.now() - t0) / 1000;
-      out[`${key}: API server CPU s`] = Math.round((cpuSeconds(pid) - cpu0) * 10) / 10;
-      if (withFinalizer) {
-        // Release them (what the controller does), timed too.
-        const t1 = Date.now();
-        const cpu1 = cpuSeconds(pid);
-        const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
-        await eachLimited(objs, 16, (o) => custom.patchClusterCustomObject({ ...routeApi, name: o.metadata.name, body: [{ op: 'remove', path: '/metadata/finalizers' }] }, jsonPatch));
-        out['finalizer releases, 16 at a time: s'] = (Date.now() - t1) / 1000;
-        out['finalizer releases: API server CPU s'] = Math.round((cpuSeconds(pid) - cpu1) * 10) / 10;
+    // Keep-alive client, as the controller writes since session 5 (client-node's makeApiClient opens a connection
+    // per call).
+    const transport = new KubeTransport({ maxSockets: 16, timeoutMs: 60_000 });
+    const keepAlive = new CustomObjectsApi(transportConfiguration(kc, transport));
+    const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+    const objsOf = (withFinalizer: boolean) =>
+      Array.from({ length: routes }, (_, i) => routeObject(`f-${i}`, { destinations: [`172.30.${i >> 8}.${i & 255}/32`], gateways: ['10.114.0.3'] }, withFinalizer ? { finalizers: [ROUTE_FINALIZER] } : {}));
+    const left = async () => {
+      const l = (await keepAlive.listClusterCustomObject({ ...routeApi, limit: 1 })) as { items: unknown[]; metadata?: { remainingItemCount?: number; continue?: string } };
+      return l.items.length + (l.metadata?.remainingItemCount ?? (l.metadata?.continue ? 1 : 0));
+    };
+    const timed = async (key: string, fn: () => Promise<unknown>) => {
+      const cpu = cpuSeconds(pid);
+      const t = Date.now();
+      await fn();
+      out[`${key}: s`] = (Date.now() - t) / 1000;
+      out[`${key}: API server CPU s`] = Math.round((cpuSeconds(pid) - cpu) * 10) / 10;
+    };
+    const release = (api: CustomObjectsApi) => (o: { metadata: { name: string } }) =>
+      api.patchClusterCustomObject({ ...routeApi, name: o.metadata.name, body: [{ op: 'remove', path: '/metadata/finalizers' }] }, jsonPatch).then(() => undefined);
+    await eachLimited(objsOf(false), 16, (body) => keepAlive.createClusterCustomObject({ ...routeApi, body }).then(() => undefined));
+    await timed('deletecollection, no finalizer', () => keepAlive.deleteCollectionClusterCustomObject(routeApi));
+    for (const [how, api] of [['a new TLS connection per call (client-node makeApiClient)', custom], ['one keep-alive transport (KubeTransport)', keepAlive]] as const) {
+      const objs = objsOf(true);
+      await eachLimited(objs, 16, (body) => keepAlive.createClusterCustomObject({ ...routeApi, body }).then(() => undefined));
+      await timed('deletecollection, one finalizer each (marking only)', () => keepAlive.deleteCollectionClusterCustomObject(routeApi));
+      // Release them (what the controller does), 16 at a time.
+      await timed(`finalizer releases, 16 at a time, ${how}`, () => eachLimited(objs, 16, release(api)));
+      if ((await left()) !== 0) throw new Error('objects left after the releases');
+    }
+    // The whole path without agents: kroute's controller (keep-alive) adds the finalizers, then a deletecollection;
+    // it releases each Route as its mark arrives (no node reports it). From the request's start to every object gone.
+    const ctl = new RouteController({ api: clientControllerApi(kc, 30_000), namespace: 'default', log: jsonLogger('error'), clock: systemClock });
+    await ctl.start();
+    try {
+      await eachLimited(objsOf(false), 16, (body) => keepAlive.createClusterCustomObject({ ...routeApi, body }).then(() => undefined));
+      for (const t = Date.now(); ctl.counts.finalizersAdded < routes; ) {
+        if (Date.now() - t > 300_000) throw new Error('the controller did not add every finalizer');
+        await new Promise((r) => setTimeout(r, 100));
       }
+      await new Promise((r) => setTimeout(r, 2000));
+      await timed("deletecollection with kroute's controller releasing (no agents), until every object is gone", async () => {
+        await keepAlive.deleteCollectionClusterCustomObject(routeApi);
+        while ((await left()) > 0) await new Promise((r) => setTimeout(r, 50));
+      });
+    } finally {
+      await ctl.stop();
     }
     const reportApi = { group: REPORT_GROUP, version: REPORT_VERSION, plural: REPORT_PLURAL };
     const since = new Date().toISOString();
@@ -88,6 +125,7 @@ async function main(): Promise<void> {
       before = after;
     }
     out[`report merge patch (${entries} entries, one changed): median ms`] = median(lat);
+    transport.close();
     out['report merge patch: API server CPU ms each'] = Math.round(((cpuSeconds(pid) - cpu2) / patches) * 1000);
     const obj = await custom.getClusterCustomObject({ ...reportApi, name: 'floor-node' });
     out['report object: KB as stored (with managedFields)'] = Math.round(JSON.stringify(obj).length / 1024);
