@@ -32,6 +32,13 @@ export interface KubeRouteSourceProps {
   readonly debounceMs?: number;
   /** Longest a pending snapshot waits under constant churn. @default 1000 */
   readonly maxDelayMs?: number;
+  /**
+   * With no debounce, how long a change that only removes (a Route marked for deletion, or gone) may wait to be
+   * gathered with the next ones: a deletecollection marks Routes one by one, and a pass per mark spent a core of the
+   * node's CPU (and the API server's) on a thousand passes. Any other change goes out at once and takes the waiting
+   * removals with it. @default 200
+   */
+  readonly removalDelayMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
 }
@@ -67,8 +74,8 @@ export class KubeRouteSource implements RouteSource, RouteView {
       informer: props.routeInformer,
       transform: stripManagedFields,
       onEvent: (ev) => {
-        if (applyRouteEvent(this.cache, ev)) this.changed();
         const name = nameOf(ev.object);
+        if (applyRouteEvent(this.cache, ev)) this.changed(ev.kind === 'delete' || (name !== undefined && this.cache.get(name)?.route.metadata.deletionTimestamp !== undefined));
         if (name) for (const l of this.listeners) l(name);
       },
       onState: () => this.stateChanged(),
@@ -150,15 +157,21 @@ export class KubeRouteSource implements RouteSource, RouteView {
     }
   }
 
-  private changed(): void {
+  private changed(removal = false): void {
     if (!this.onChange) return;
     const now = this.props.clock.now();
     if (!this.pending) {
       this.pending = true;
       this.pendingSince = now;
     }
-    if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     const debounce = this.props.debounceMs ?? 0;
+    if (debounce === 0 && removal && !this.queued) {
+      // Only removals so far: gathered for at most removalDelayMs (not restarted by the next one).
+      if (this.timer === undefined) this.timer = this.props.clock.setTimeout(() => this.emit(), this.props.removalDelayMs ?? 200);
+      return;
+    }
+    if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     if (debounce === 0) {
       // No debounce: out right after the events of this watch read (readline emits a read's lines in one go), in a
       // microtask: before the event loop runs anything else (a report's response, the next read), so the pass, and

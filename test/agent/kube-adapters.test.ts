@@ -203,6 +203,40 @@ describe('the Kubernetes source, driven by scripted informers', () => {
     expect(t.clock.pending()).toEqual([]);
   });
 
+  test('without a debounce a change goes out at once; removals alone are gathered for 200 ms, and any other change takes them along', async () => {
+    const clock = new ManualClock();
+    const routes = new ScriptedInformer();
+    const node = new ScriptedInformer();
+    const snapshots: SourceSnapshot[] = [];
+    const source = new KubeRouteSource({ nodeName: 'n1', routeInformer: routes, nodeInformer: node, log: silentLogger, clock });
+    await source.start((s) => snapshots.push(s));
+    node.fire('add', nodeObj('n1'));
+    for (const n of ['a', 'b', 'c', 'd']) routes.fire('add', routeObj(n));
+    await flush();
+    const n0 = snapshots.length;
+    expect(n0).toBeGreaterThanOrEqual(1);
+    // A deletecollection marks Routes one by one: one snapshot for the marks of 200 ms, not one per mark.
+    routes.fire('update', routeObj('a', { deleting: true }));
+    await clock.advance(50);
+    routes.fire('update', routeObj('b', { deleting: true }));
+    routes.fire('delete', routeObj('c'));
+    await clock.advance(149);
+    expect(snapshots).toHaveLength(n0);
+    await clock.advance(1);
+    expect(snapshots).toHaveLength(n0 + 1);
+    expect(snapshots[n0].routes.map((r) => [r.name, r.deleting])).toEqual([['a', true], ['b', true], ['d', false]]);
+    // A removal waiting when a new Route arrives goes out with it, at once.
+    routes.fire('update', routeObj('d', { deleting: true }));
+    routes.fire('add', routeObj('e'));
+    await flush();
+    expect(snapshots).toHaveLength(n0 + 2);
+    expect(snapshots[n0 + 1].routes.map((r) => [r.name, r.deleting])).toEqual([['a', true], ['b', true], ['d', true], ['e', false]]);
+    await clock.advance(1000);
+    expect(snapshots).toHaveLength(n0 + 2);
+    await source.stop();
+    expect(clock.pending()).toEqual([]);
+  });
+
   test('status-only writes from other nodes never produce a snapshot (N² watch events, no replans)', async () => {
     const t = setup();
     await t.source.start(t.onChange);
