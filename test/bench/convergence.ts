@@ -18,7 +18,7 @@ import { createConfiguration, CustomObjectsApi, KubeConfig, makeInformer, Server
 import { KubeTransport } from '../../agent/kube/transport.js';
 import { IpBatchWriter } from '../../agent/kernel/writer.js';
 import { createInterface } from 'node:readline';
-import { agentManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject } from '../../core/index.js';
+import { agentManifests, reportManifests, resolveAgentManifestOptions, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION, routeCrd, routeObject, routeReportCrd } from '../../core/index.js';
 import { KROUTE_PROTO, startAgent, type AgentProcess } from '../agent/agent-process.js';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.js';
 import { agentKubeconfig, standInNode } from '../lab/control-plane.js';
@@ -98,23 +98,28 @@ export class RouteArrivals {
   }
 }
 
-/** The node, the control plane with the CRD, the agent's RBAC and its Node, and the agent in Kubernetes mode. */
+/**
+ * The node, the control plane with the CRDs, the agent's RBAC and its Node, and the agent in Kubernetes mode as the
+ * DaemonSet runs it (`--status-reports=node`: its own RouteReport and Lease, nothing written into Routes). The
+ * controller (which holds each Route's one finalizer and writes summaries) does not run: the figures are the node's.
+ */
 export async function setUp(topo: Topology, agentArgs: readonly string[] = []): Promise<{ cp: ControlPlane; agent: AgentProcess }> {
   const resolved = resolveAgentManifestOptions();
   if (!resolved.ok) throw new Error('the default agent options do not resolve');
   const cp = await startControlPlane({ netns: topo.controlPlane, address: CONTROL_PLANE_V4 });
   try {
-    await cp.apply([routeCrd()]);
-    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.networking.doks.digitalocean.com']);
-    if (est.code !== 0) throw new Error(`the Route CRD did not become Established: ${est.stderr}`);
-    await cp.apply(agentManifests(resolved.value).filter((m) => m.kind !== 'DaemonSet'));
+    const report = routeReportCrd();
+    await cp.apply([routeCrd(), report]);
+    const est = await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/routes.networking.doks.digitalocean.com', `crd/${String((report.metadata as { name: string }).name)}`]);
+    if (est.code !== 0) throw new Error(`the CRDs did not become Established: ${est.stderr}`);
+    await cp.apply([...agentManifests(resolved.value), ...reportManifests(resolved.value)].filter((m) => m.kind !== 'DaemonSet' && m.kind !== 'Deployment'));
     await standInNode(cp, NODE_NAME, { 'doks.digitalocean.com/node-pool': 'bench' });
     // A token bound to a stand-in Pod on the node, as a DaemonSet pod's is: the shipped node-restriction policy
     // refuses every Route write from any other token (an unbound one had every finalizer and status write refused and
     // retried, a storm of 403s that slowed the API server's creates to a crawl).
     const kubeconfig = await agentKubeconfig(topo.built, cp, { name: resolved.value.name, namespace: resolved.value.namespace }, NODE_NAME);
     // Probes every 30 s (the default): the figure is convergence, not probing.
-    const agent = startAgent(topo, '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--probe-interval-seconds', '30', ...agentArgs] });
+    const agent = startAgent(topo, '', { args: ['--routes', '', '--kubeconfig', kubeconfig, '--probe-interval-seconds', '30', '--status-reports', 'node', '--lease-namespace', resolved.value.namespace, ...agentArgs] });
     await agent.waitForLog((l) => l.msg === 'applied', 30_000, 'the first apply');
     return { cp, agent };
   } catch (e) {
