@@ -33,10 +33,11 @@ export interface KubeRouteSourceProps {
   /** Longest a pending snapshot waits under constant churn. @default 1000 */
   readonly maxDelayMs?: number;
   /**
-   * With no debounce, how long a change that only removes (a Route marked for deletion, or gone) may wait to be
-   * gathered with the next ones: a deletecollection marks Routes one by one, and a pass per mark spent a core of the
-   * node's CPU (and the API server's) on a thousand passes. Any other change goes out at once and takes the waiting
-   * removals with it. @default 200
+   * With no debounce, removals (a Route marked for deletion, or gone) go out at most once per this many ms: the
+   * first after a quiet spell at once, those that follow within the window gathered into one snapshot at its end.
+   * A deletecollection marks Routes one by one, and a pass per mark spent a core of the node's CPU (and starved the
+   * API server) on a thousand passes. Any other change goes out at once and takes waiting removals with it.
+   * @default 200
    */
   readonly removalDelayMs?: number;
   readonly backoff?: BackoffPolicy;
@@ -60,6 +61,8 @@ export class KubeRouteSource implements RouteSource, RouteView {
   private pending = false;
   private pendingSince = 0;
   private timer: unknown;
+  /** When the last snapshot went out (clock ms): removals within removalDelayMs of it are gathered. */
+  private lastEmitAt = Number.NEGATIVE_INFINITY;
   /** A hand-over is queued (a microtask) for the events of the current watch read. */
   private queued = false;
   private wasSynced = false;
@@ -165,9 +168,10 @@ export class KubeRouteSource implements RouteSource, RouteView {
       this.pendingSince = now;
     }
     const debounce = this.props.debounceMs ?? 0;
-    if (debounce === 0 && removal && !this.queued) {
-      // Only removals so far: gathered for at most removalDelayMs (not restarted by the next one).
-      if (this.timer === undefined) this.timer = this.props.clock.setTimeout(() => this.emit(), this.props.removalDelayMs ?? 200);
+    const window = this.props.removalDelayMs ?? 200;
+    if (debounce === 0 && removal && !this.queued && now - this.lastEmitAt < window) {
+      // Only removals, soon after the last snapshot: gathered until the window ends (not restarted by the next one).
+      if (this.timer === undefined) this.timer = this.props.clock.setTimeout(() => this.emit(), this.lastEmitAt + window - now);
       return;
     }
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
@@ -197,6 +201,7 @@ export class KubeRouteSource implements RouteSource, RouteView {
     if (!this.synced || !this.onChange) return;
     this.pending = false;
     this.wasSynced = true;
+    this.lastEmitAt = this.props.clock.now();
     this.onChange(this.snapshot());
   }
 }
