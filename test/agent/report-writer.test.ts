@@ -4,45 +4,9 @@
  * answers) is written to less often. The real API server path is test/apiserver/node-reports.test.ts.
  */
 import type { ReportEntry } from '../../core/index.js';
-import type { Clock } from '../../agent/kube/backoff.js';
 import { silentLogger } from '../../agent/log.js';
 import { NodeReportWriter } from '../../agent/kube/report-writer.js';
-
-/** A clock the test advances by hand; timers fire in order of due time. */
-class ManualClock implements Clock {
-  private t = 0;
-  private seq = 0;
-  private readonly timers = new Map<number, { due: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { due: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    if (typeof h === 'number') this.timers.delete(h);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { due: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].due <= end && (!next || e[1].due < next[1].due)) next = e;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].due;
-      next[1].fn();
-      await flush();
-    }
-    this.t = end;
-    await flush();
-  }
-}
-
-async function flush(): Promise<void> {
-  for (let i = 0; i < 10; i++) await Promise.resolve();
-}
+import { flush, ManualClock } from './manual-clock.js';
 
 const entry = (i: number): ReportEntry => ({ uid: `u-${i}`, state: 'Applied', reason: 'Programmed', observedGeneration: 1, since: 'T0' });
 
