@@ -33,8 +33,9 @@ export interface KubeRouteSourceProps {
   /** Longest a pending snapshot waits under constant churn. @default 1000 */
   readonly maxDelayMs?: number;
   /**
-   * With no debounce, removals (a Route marked for deletion, or gone) go out at most once per this many ms: the
-   * first after a quiet spell at once, those that follow within the window gathered into one snapshot at its end.
+   * With no debounce, removals (a Route marked for deletion, or gone) in a row go out at most once per this many
+   * ms: the first after a quiet spell (no removal for this long) at once, those that follow gathered into one
+   * snapshot at the end of the window after the last one.
    * A deletecollection marks Routes one by one, and a pass per mark spent a core of the node's CPU (and starved the
    * API server) on a thousand passes. Any other change goes out at once and takes waiting removals with it.
    * @default 200
@@ -61,8 +62,9 @@ export class KubeRouteSource implements RouteSource, RouteView {
   private pending = false;
   private pendingSince = 0;
   private timer: unknown;
-  /** When the last snapshot went out (clock ms): removals within removalDelayMs of it are gathered. */
+  /** When the last snapshot went out, and the last removal arrived (clock ms): see removalDelayMs. */
   private lastEmitAt = Number.NEGATIVE_INFINITY;
+  private lastRemovalAt = Number.NEGATIVE_INFINITY;
   /** A hand-over is queued (a microtask) for the events of the current watch read. */
   private queued = false;
   private wasSynced = false;
@@ -169,10 +171,14 @@ export class KubeRouteSource implements RouteSource, RouteView {
     }
     const debounce = this.props.debounceMs ?? 0;
     const window = this.props.removalDelayMs ?? 200;
-    if (debounce === 0 && removal && !this.queued && now - this.lastEmitAt < window) {
-      // Only removals, soon after the last snapshot: gathered until the window ends (not restarted by the next one).
-      if (this.timer === undefined) this.timer = this.props.clock.setTimeout(() => this.emit(), this.lastEmitAt + window - now);
-      return;
+    if (debounce === 0 && removal && !this.queued) {
+      const quiet = now - this.lastRemovalAt >= window;
+      this.lastRemovalAt = now;
+      if (!quiet) {
+        // Removals in a row (a deletecollection): gathered until the window after the last snapshot ends.
+        if (this.timer === undefined) this.timer = this.props.clock.setTimeout(() => this.emit(), Math.max(0, this.lastEmitAt + window - now));
+        return;
+      }
     }
     if (this.timer !== undefined) this.props.clock.clearTimeout(this.timer);
     this.timer = undefined;
