@@ -12,8 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION, ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
 import type { InformerLike } from '../kube/informer.js';
-import { transportConfiguration } from '../kube/report-api.js';
-import { KubeTransport } from '../kube/transport.js';
+import { KubeTransport, transportConfiguration } from '../kube/transport.js';
 
 /** A JSON patch operation. */
 export interface PatchOp {

@@ -4,13 +4,11 @@
  */
 import {
   CoreV1Api,
-  createConfiguration,
   CustomObjectsApi,
   Health,
   KubeConfig,
   ListWatch,
   PatchStrategy,
-  ServerConfiguration,
   setHeaderOptions,
   Watch,
   type CoreV1Event,
@@ -21,7 +19,7 @@ import { ROUTE_GROUP, ROUTE_PLURAL, ROUTE_VERSION } from '../../core/index.js';
 import type { ControlPlaneApi } from './control-plane.js';
 import type { InformerLike } from './informer.js';
 import type { JsonPatchOp } from './status.js';
-import { KubeTransport, type KubeTransportProps } from './transport.js';
+import { KubeTransport, transportConfiguration, type KubeTransportProps } from './transport.js';
 
 /** Every API call of the Kubernetes face. */
 export interface KubeApi extends ControlPlaneApi {
@@ -73,14 +71,8 @@ export function loadKubeConfig(kubeconfig: string): KubeConfig {
  * a deadline per request).
  */
 export function clientNodeApi(kc: KubeConfig, transportProps: KubeTransportProps = {}): KubeApi {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
   const transport = new KubeTransport(transportProps);
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    httpApi: transport.library(),
-  });
+  const configuration = transportConfiguration(kc, transport);
   const custom = new CustomObjectsApi(configuration);
   const core = new CoreV1Api(configuration);
   const health = new Health(kc);

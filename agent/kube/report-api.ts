@@ -6,11 +6,10 @@
  * deadline per request that aborts it (a hung connection must not stall reports).
  */
 import {
-  CoordinationV1Api, createConfiguration, CustomObjectsApi, PatchStrategy, ServerConfiguration, setHeaderOptions,
-  type Configuration, type KubeConfig, type V1Lease,
+  CoordinationV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Lease,
 } from '@kubernetes/client-node';
 import { REPORT_GROUP, REPORT_PLURAL, REPORT_VERSION } from '../../core/index.js';
-import { KubeTransport, type KubeTransportProps } from './transport.js';
+import { KubeTransport, transportConfiguration, type KubeTransportProps } from './transport.js';
 
 /** Every call the report writer and the heartbeat make. */
 export interface ReportApi {
@@ -26,13 +25,6 @@ export interface ReportApi {
 }
 
 const coords = { group: REPORT_GROUP, version: REPORT_VERSION, plural: REPORT_PLURAL };
-
-/** A client-node configuration whose every call goes through `transport` (its auth is the kubeconfig's). */
-export function transportConfiguration(kc: KubeConfig, transport: KubeTransport): Configuration {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('the kubeconfig has no current cluster');
-  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, httpApi: transport.library() });
-}
 
 /** {@link ReportApi} over client-node 1.x and a keep-alive transport, each call within `timeoutMs`. */
 export function clientReportApi(kc: KubeConfig, timeoutMs = 10_000, transportProps: KubeTransportProps = {}): ReportApi {

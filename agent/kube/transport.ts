@@ -10,7 +10,7 @@
  */
 import { request as httpRequest, Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent, type AgentOptions } from 'node:https';
-import { ResponseContext, wrapHttpLibrary, type HttpLibrary, type RequestContext } from '@kubernetes/client-node';
+import { createConfiguration, ResponseContext, ServerConfiguration, wrapHttpLibrary, type Configuration, type HttpLibrary, type KubeConfig, type RequestContext } from '@kubernetes/client-node';
 
 /** Options of {@link KubeTransport}. */
 export interface KubeTransportProps {
@@ -97,4 +97,11 @@ export class KubeTransport {
     this.shared?.agent.destroy();
     this.plain.destroy();
   }
+}
+
+/** A client-node configuration whose every call goes through `transport` (its auth is the kubeconfig's). */
+export function transportConfiguration(kc: KubeConfig, transport: KubeTransport): Configuration {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig has no current cluster');
+  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: kc }, httpApi: transport.library() });
 }

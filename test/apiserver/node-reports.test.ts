@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { eachLimited } from '../../agent/concurrency.js';
-import { transportConfiguration } from '../../agent/kube/report-api.js';
+import { transportConfiguration } from '../../agent/kube/transport.js';
 import { KubeTransport } from '../../agent/kube/transport.js';
 import { REPORT_API_VERSION, REPORT_KIND, routeObject } from '../../core/index.js';
 import { ownedRoutes, type AgentProcess } from '../agent/agent-process.js';

@@ -17,7 +17,7 @@ import { eachLimited } from '../../agent/concurrency.js';
 import { clientControllerApi } from '../../agent/controller/api.js';
 import { RouteController } from '../../agent/controller/controller.js';
 import { systemClock } from '../../agent/kube/backoff.js';
-import { transportConfiguration } from '../../agent/kube/report-api.js';
+import { transportConfiguration } from '../../agent/kube/transport.js';
 import { KubeTransport } from '../../agent/kube/transport.js';
 import { jsonLogger } from '../../agent/log.js';
 import {
